@@ -168,7 +168,6 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "EXCEPTION_HANDLER": "incidents.views.api_exception_handler",
 }
 
 SPECTACULAR_SETTINGS = {

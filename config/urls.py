@@ -1,7 +1,26 @@
 from django.contrib import admin
+from django.http import JsonResponse
 from django.urls import include, path
+
+
+def not_found(request, exception=None):
+    """Unknown URLs answer in JSON, like the rest of the API."""
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
+def server_error(request):
+    return JsonResponse({"detail": "Server error."}, status=500)
+
+
+def bad_request(request, exception=None):
+    return JsonResponse({"detail": "Bad request."}, status=400)
+
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("incidents.urls")),
 ]
+
+handler400 = bad_request
+handler404 = not_found
+handler500 = server_error

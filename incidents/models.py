@@ -185,6 +185,9 @@ OUTCOMES_WITH_TOTALS = ("killed", "wounded", "detained", "missing")
 
 
 class IncidentQuerySet(models.QuerySet):
+    def get_by_natural_key(self, slug):
+        return self.get(slug=slug)
+
     def for_api(self):
         """Incidents with everything the API's incident shape embeds, in a fixed number of queries."""
         return self.select_related("location", "parent").prefetch_related(

@@ -1,0 +1,516 @@
+"""The editors' admin: pages render, inlines save and refresh totals, bad input is a form error."""
+
+import datetime
+
+from django.contrib.auth import get_user_model
+from django.test import TestCase
+from django.urls import reverse
+from django.utils.html import escape
+
+from incidents.models import CasualtyFigure, Incident, IncidentActor
+from tests.factories import add_actor, add_figure, make_actor, make_incident, make_location, make_source
+
+
+def constraint_message(model, name):
+    constraint = next(c for c in model._meta.constraints if c.name == name)
+    return constraint.get_violation_error_message()
+
+
+LOW_ABOVE_BEST = constraint_message(CasualtyFigure, "casualty_low_not_above_best")
+SECOND_PREFERRED = constraint_message(CasualtyFigure, "casualty_one_preferred_per_incident_outcome_group")
+END_BEFORE_START = constraint_message(Incident, "incident_end_not_before_start")
+SUB_EVENT_MISMATCH = constraint_message(Incident, "incident_sub_event_type_matches_event_type")
+
+
+def management_form(prefix, total=0, initial=0):
+    return {
+        f"{prefix}-TOTAL_FORMS": str(total),
+        f"{prefix}-INITIAL_FORMS": str(initial),
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "1000",
+    }
+
+
+def incident_post(actor_rows=(), figure_rows=(), initial_actors=0, initial_figures=0, **fields):
+    """POST data for the incident add/change form, with inline rows given as dicts."""
+    data = {
+        "title": "Clash in Khorog",
+        "slug": "clash-in-khorog",
+        "event_type": "battles",
+        "sub_event_type": "armed_clash",
+        "start_date": "2012-07-24",
+        "end_date": "2012-07-24",
+        "date_precision": "day",
+        "location": "",
+        "parent": "",
+        "summary": "",
+        "status": "published",
+        "extra": "{}",
+        **management_form("incident_actors", len(actor_rows), initial_actors),
+        **management_form("casualty_figures", len(figure_rows), initial_figures),
+    }
+    for i, row in enumerate(actor_rows):
+        data.update({f"incident_actors-{i}-{k}": v for k, v in row.items()})
+    for i, row in enumerate(figure_rows):
+        data.update({f"casualty_figures-{i}-{k}": v for k, v in row.items()})
+    data.update(fields)
+    return data
+
+
+def figure_row(source, **fields):
+    row = {
+        "outcome": "killed",
+        "group": "state_forces",
+        "actor": "",
+        "low": "12",
+        "best": "12",
+        "high": "",
+        "qualifier": "at_least",
+        "wording": "at least 12",
+        "claimed_by": "",
+        "source": str(source.pk),
+        "quote": "at least 12 soldiers were killed",
+    }
+    row.update(fields)
+    return row
+
+
+def existing_figure_row(figure, preferred=None):
+    """An inline row for a saved figure, as the change page would post it back."""
+    row = figure_row(
+        figure.source,
+        id=str(figure.pk),
+        incident=str(figure.incident_id),
+        outcome=figure.outcome,
+        group=figure.group,
+        low="" if figure.low is None else str(figure.low),
+        best="" if figure.best is None else str(figure.best),
+        high="" if figure.high is None else str(figure.high),
+        qualifier=figure.qualifier,
+        wording=figure.wording,
+        quote=figure.quote,
+    )
+    # An unticked checkbox is simply absent from a POST.
+    if figure.is_preferred if preferred is None else preferred:
+        row["is_preferred"] = "on"
+    return row
+
+
+def figure_post(incident, source, **fields):
+    """POST data for the casualty figure's own add/change form."""
+    data = figure_row(source, incident=str(incident.pk), notes="")
+    data.update(fields)
+    return data
+
+
+class AdminTestCase(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.user = get_user_model().objects.create_superuser("editor", "editor@example.org", "not-used")
+        cls.source = make_source(title="Clashes in Khorog", publisher="Asia-Plus")
+        cls.location = make_location(name="Khorog", slug="khorog")
+        cls.actor = make_actor(name="Tajik state forces", kind="state_forces", country="TJ")
+        cls.militia = make_actor(name="Local militia", aliases=["Khorog self-defence"], country="TJ")
+        cls.incident = make_incident(title="Khorog clashes", location=cls.location, summary="Fighting.")
+        cls.incident.sources.add(cls.source)
+        add_actor(cls.incident, cls.actor, role="side_a")
+        add_actor(cls.incident, cls.militia, role="side_b", claimed_by=cls.actor)
+        cls.figure = add_figure(cls.incident, cls.source, low=12, best=17, high=20, is_preferred=True)
+
+    def setUp(self):
+        self.client.force_login(self.user)
+
+
+class PagesTests(AdminTestCase):
+    def test_changelists_render(self):
+        for model in ("source", "actor", "location", "incident", "incidentactor", "casualtyfigure"):
+            with self.subTest(model=model):
+                response = self.client.get(reverse(f"admin:incidents_{model}_changelist"))
+                self.assertEqual(response.status_code, 200)
+
+    def test_change_pages_render(self):
+        objects = {
+            "source": self.source,
+            "actor": self.militia,
+            "location": self.location,
+            "incident": self.incident,
+            "incidentactor": self.incident.incident_actors.first(),
+            "casualtyfigure": self.figure,
+        }
+        for model, obj in objects.items():
+            with self.subTest(model=model):
+                response = self.client.get(reverse(f"admin:incidents_{model}_change", args=[obj.pk]))
+                self.assertEqual(response.status_code, 200)
+                response = self.client.get(reverse(f"admin:incidents_{model}_add"))
+                self.assertEqual(response.status_code, 200)
+
+    def assert_changelist_finds(self, model, params, expected):
+        response = self.client.get(reverse(f"admin:incidents_{model}_changelist"), params)
+        self.assertEqual(response.status_code, 200)
+        # A filter the admin does not know redirects with ?e=1 instead of filtering.
+        self.assertNotIn("e", response.context["cl"].params)
+        self.assertEqual(list(response.context["cl"].result_list), expected)
+
+    def test_changelists_filter_and_search(self):
+        other = make_incident(
+            title="Protest in Dushanbe", event_type="protests", sub_event_type="peaceful_protest"
+        )
+        self.assert_changelist_finds(
+            "incident",
+            {
+                "event_type__exact": "battles",
+                "sub_event_type__exact": "armed_clash",
+                "date_precision__exact": "day",
+                "status__exact": "published",
+                "location__country_code": "TJ",
+                "start_date__year": "2012",
+                "q": "khorog",
+            },
+            [self.incident],
+        )
+        self.assert_changelist_finds("incident", {"q": "Fighting"}, [self.incident])
+        self.assert_changelist_finds("incident", {"q": other.slug}, [other])
+        self.assert_changelist_finds(
+            "casualtyfigure",
+            {
+                "outcome__exact": "killed",
+                "group__exact": "state_forces",
+                "qualifier__exact": "at_least",
+                "is_preferred__exact": "1",
+                "q": "Khorog",
+            },
+            [self.figure],
+        )
+        self.assert_changelist_finds(
+            "actor", {"kind__exact": "armed_group", "country": "TJ", "q": "self-defence"}, [self.militia]
+        )
+        self.assert_changelist_finds(
+            "location", {"country_code": "TJ", "geo_precision__exact": "exact", "q": "Gorno"}, [self.location]
+        )
+        self.assert_changelist_finds(
+            "source", {"kind__exact": "news_article", "q": "Asia-Plus"}, [self.source]
+        )
+        self.assert_changelist_finds(
+            "incidentactor",
+            {"role__exact": "side_b", "q": "militia"},
+            [self.incident.incident_actors.get(role="side_b")],
+        )
+
+    def test_incident_page_shows_stored_totals(self):
+        response = self.client.get(reverse("admin:incidents_incident_change", args=[self.incident.pk]))
+        self.assertContains(response, 'class="incident-totals"')
+        self.assertContains(response, "<tr><th>Killed</th><td>12</td><td>17</td><td>20</td></tr>", html=True)
+        self.assertContains(response, "<tr><th>Wounded</th><td>–</td><td>–</td><td>–</td></tr>", html=True)
+
+    def test_source_page_shows_text_escaped_with_line_breaks(self):
+        self.source.text = "First paragraph <b>not bold</b>.\n\nAt least 12 soldiers were killed."
+        self.source.save()
+        response = self.client.get(reverse("admin:incidents_source_change", args=[self.source.pk]))
+        self.assertContains(
+            response, "First paragraph &lt;b&gt;not bold&lt;/b&gt;.\n\nAt least 12 soldiers were killed."
+        )
+        self.assertNotContains(response, "<b>not bold</b>")
+        # The figures that quote the source are listed on its page.
+        self.assertContains(response, "Figures quoting this source")
+        self.assertContains(response, reverse("admin:incidents_casualtyfigure_change", args=[self.figure.pk]))
+
+    def test_source_with_quoting_figures_saves(self):
+        # The figures are shown read-only; saving the source must leave them alone.
+        data = {
+            "title": self.source.title,
+            "slug": self.source.slug,
+            "publisher": self.source.publisher,
+            "published_on": "2012-07-25",
+            "published_on_precision": "day",
+            "url": "",
+            "kind": "news_article",
+            "language": "en",
+            "version": "",
+            "notes": "",
+            "text": "Corrected text.",
+            **management_form("casualty_figures", total=1, initial=1),
+        }
+        response = self.client.post(reverse("admin:incidents_source_change", args=[self.source.pk]), data)
+        self.assertEqual(response.status_code, 302)
+        self.source.refresh_from_db()
+        self.assertEqual(self.source.text, "Corrected text.")
+        self.assertTrue(CasualtyFigure.objects.filter(pk=self.figure.pk, source=self.source).exists())
+
+    def test_location_autocomplete_for_incidents(self):
+        make_location(name="Dushanbe")
+        response = self.client.get(
+            "/admin/autocomplete/",
+            {"app_label": "incidents", "model_name": "incident", "field_name": "location", "term": "khor"},
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(
+            response.json(),
+            {
+                "results": [{"id": str(self.location.pk), "text": "Khorog (TJ)"}],
+                "pagination": {"more": False},
+            },
+        )
+
+    def test_actor_autocomplete_searches_aliases(self):
+        response = self.client.get(
+            "/admin/autocomplete/",
+            {
+                "app_label": "incidents",
+                "model_name": "casualtyfigure",
+                "field_name": "claimed_by",
+                "term": "self-def",
+            },
+        )
+        self.assertEqual([r["id"] for r in response.json()["results"]], [str(self.militia.pk)])
+
+
+class SearchTests(AdminTestCase):
+    def search(self, model, term):
+        response = self.client.get(reverse(f"admin:incidents_{model}_changelist"), {"q": term})
+        self.assertEqual(response.status_code, 200)
+        return list(response.context["cl"].result_list)
+
+    def test_actor_found_by_non_ascii_alias(self):
+        actor = make_actor(name="Government of Tajikistan", aliases=["Ҳукумати Тоҷикистон"])
+        self.assertEqual(self.search("actor", "Тоҷикистон"), [actor])
+        self.assertEqual(self.search("actor", "Ҳукумати Тоҷикистон"), [actor])
+        self.assertEqual(self.search("actor", "Тоҷикистон militia"), [])
+
+    def test_location_found_by_admin_areas(self):
+        place = make_location(name="Rushan", admin1="GBAO", admin2="Rushan district")
+        self.assertEqual(self.search("location", "GBAO"), [place])
+        self.assertEqual(self.search("location", "Rushan district"), [place])
+
+    def test_source_found_by_slug_and_publisher(self):
+        source = make_source(slug="rferl-2012-07-24", publisher="RFE/RL")
+        self.assertEqual(self.search("source", "rferl-2012"), [source])
+        self.assertEqual(self.search("source", "RFE/RL"), [source])
+
+
+class ChangelistQueryCountTests(AdminTestCase):
+    def assert_changelist_queries(self):
+        # 1. the session, 2. the user,
+        # 3. count of the filtered rows, 4. count of all rows (a separate query even unfiltered),
+        # 5. the page of incidents with their locations joined (list_select_related),
+        # 6. first and last start_date, 7. the distinct years/months/days the date
+        #    hierarchy offers at the level those two dates call for,
+        # 8. the distinct location countries for the country filter.
+        # None of these runs per row.
+        with self.assertNumQueries(8):
+            response = self.client.get(reverse("admin:incidents_incident_changelist"))
+        self.assertEqual(response.status_code, 200)
+        return response
+
+    def test_query_count_does_not_grow_with_rows(self):
+        response = self.assert_changelist_queries()
+        self.assertEqual(response.context["cl"].result_count, 1)
+        for n in range(30):
+            make_incident(
+                location=make_location(), start_date=datetime.date(2013, 1, 1) + datetime.timedelta(n)
+            )
+        response = self.assert_changelist_queries()
+        self.assertEqual(response.context["cl"].result_count, 31)
+
+
+class AddIncidentWithInlinesTests(AdminTestCase):
+    def test_add_creates_rows_and_refreshes_totals(self):
+        data = incident_post(
+            actor_rows=[
+                {"actor": str(self.actor.pk), "role": "side_a", "claimed_by": "", "quote": "", "note": ""}
+            ],
+            figure_rows=[
+                figure_row(self.source, low="12", best="15", high="20"),
+                figure_row(self.source, group="civilians", low="", best="3", high="", outcome="killed"),
+                figure_row(self.source, outcome="wounded", low="30", best="", high="40"),
+            ],
+            location=str(self.location.pk),
+            sources=[str(self.source.pk)],
+        )
+        response = self.client.post(reverse("admin:incidents_incident_add"), data)
+        self.assertEqual(response.status_code, 302, response.context and response.context["errors"])
+
+        incident = Incident.objects.get(slug="clash-in-khorog")
+        self.assertEqual(list(incident.actors.all()), [self.actor])
+        self.assertEqual(incident.casualty_figures.count(), 3)
+        self.assertEqual(list(incident.sources.all()), [self.source])
+        # State forces 12/15/20 plus civilians 3 (low taken from best, no high).
+        self.assertEqual((incident.killed_low, incident.killed_best, incident.killed_high), (15, 18, None))
+        self.assertEqual((incident.wounded_low, incident.wounded_best, incident.wounded_high), (30, 30, 40))
+        self.assertIsNone(incident.detained_best)
+
+    def test_moving_the_preferred_mark_to_an_earlier_row_saves(self):
+        # Rows are saved in list order, so the newly preferred first row is written
+        # while the second is still preferred in the database.
+        CasualtyFigure.objects.filter(pk=self.figure.pk).update(is_preferred=False)
+        self.figure.refresh_from_db()
+        later = add_figure(self.incident, self.source, low=40, best=40, qualifier="about", is_preferred=True)
+
+        data = incident_post(
+            figure_rows=[
+                existing_figure_row(self.figure, preferred=True),
+                existing_figure_row(later, preferred=False),
+            ],
+            initial_figures=2,
+            title=self.incident.title,
+            slug=self.incident.slug,
+        )
+        response = self.client.post(reverse("admin:incidents_incident_change", args=[self.incident.pk]), data)
+        self.assertEqual(response.status_code, 302)
+        self.assertEqual(list(self.incident.casualty_figures.filter(is_preferred=True)), [self.figure])
+        self.incident.refresh_from_db()
+        self.assertEqual(self.incident.killed_best, 17)
+
+    def test_deleting_a_figure_row_refreshes_totals(self):
+        data = incident_post(
+            figure_rows=[existing_figure_row(self.figure) | {"DELETE": "on"}],
+            initial_figures=1,
+            title=self.incident.title,
+            slug=self.incident.slug,
+        )
+        response = self.client.post(reverse("admin:incidents_incident_change", args=[self.incident.pk]), data)
+        self.assertEqual(response.status_code, 302)
+        self.assertFalse(self.incident.casualty_figures.exists())
+        self.incident.refresh_from_db()
+        self.assertIsNone(self.incident.killed_best)
+
+
+class ConstraintErrorTests(AdminTestCase):
+    """Every database rule the editor can break comes back as a form error, with nothing written."""
+
+    def assert_rejected(self, url, data, message):
+        counts = (Incident.objects.count(), CasualtyFigure.objects.count(), IncidentActor.objects.count())
+        response = self.client.post(url, data)
+        self.assertEqual(response.status_code, 200)
+        self.assertContains(response, escape(message))
+        self.assertContains(response, "Please correct the error")
+        self.assertEqual(
+            (Incident.objects.count(), CasualtyFigure.objects.count(), IncidentActor.objects.count()), counts
+        )
+
+    def test_figure_low_above_best_on_its_own_page(self):
+        self.assert_rejected(
+            reverse("admin:incidents_casualtyfigure_add"),
+            figure_post(self.incident, self.source, low="20", best="10"),
+            LOW_ABOVE_BEST,
+        )
+
+    def test_figure_low_above_best_in_incident_inline(self):
+        self.assert_rejected(
+            reverse("admin:incidents_incident_add"),
+            incident_post(figure_rows=[figure_row(self.source, low="20", best="10")]),
+            LOW_ABOVE_BEST,
+        )
+
+    def test_end_date_before_start_date(self):
+        self.assert_rejected(
+            reverse("admin:incidents_incident_add"),
+            incident_post(start_date="2012-07-24", end_date="2012-07-23"),
+            END_BEFORE_START,
+        )
+
+    def test_sub_event_type_of_another_event_type(self):
+        self.assert_rejected(
+            reverse("admin:incidents_incident_add"),
+            incident_post(event_type="battles", sub_event_type="peaceful_protest"),
+            SUB_EVENT_MISMATCH,
+        )
+
+    def test_duplicate_slug(self):
+        self.assert_rejected(
+            reverse("admin:incidents_incident_add"),
+            incident_post(slug=self.incident.slug),
+            "Incident with this Slug already exists.",
+        )
+
+    def test_second_preferred_figure_on_its_own_page(self):
+        self.assert_rejected(
+            reverse("admin:incidents_casualtyfigure_add"),
+            figure_post(self.incident, self.source, is_preferred="on"),
+            SECOND_PREFERRED,
+        )
+
+    def test_second_preferred_figure_in_incident_inline_on_add(self):
+        self.assert_rejected(
+            reverse("admin:incidents_incident_add"),
+            incident_post(
+                figure_rows=[
+                    figure_row(self.source, is_preferred="on"),
+                    figure_row(self.source, best="20", is_preferred="on"),
+                ]
+            ),
+            SECOND_PREFERRED,
+        )
+
+    def test_second_preferred_figure_in_incident_inline_on_change(self):
+        data = incident_post(
+            figure_rows=[existing_figure_row(self.figure), figure_row(self.source, is_preferred="on")],
+            initial_figures=1,
+            title=self.incident.title,
+            slug=self.incident.slug,
+        )
+        self.assert_rejected(
+            reverse("admin:incidents_incident_change", args=[self.incident.pk]), data, SECOND_PREFERRED
+        )
+
+    def test_preferred_figures_of_different_groups_are_accepted(self):
+        data = incident_post(
+            figure_rows=[
+                figure_row(self.source, is_preferred="on"),
+                figure_row(self.source, group="civilians", is_preferred="on"),
+            ]
+        )
+        response = self.client.post(reverse("admin:incidents_incident_add"), data)
+        self.assertEqual(response.status_code, 302)
+
+
+class FigureAdminRefreshesTotalsTests(AdminTestCase):
+    def test_add_change_and_delete_refresh_totals(self):
+        response = self.client.post(
+            reverse("admin:incidents_casualtyfigure_add"),
+            figure_post(self.incident, self.source, group="civilians", low="5", best="5"),
+        )
+        self.assertEqual(response.status_code, 302)
+        self.incident.refresh_from_db()
+        self.assertEqual(self.incident.killed_best, 22)
+
+        civilians = CasualtyFigure.objects.get(group="civilians")
+        response = self.client.post(
+            reverse("admin:incidents_casualtyfigure_change", args=[civilians.pk]),
+            figure_post(self.incident, self.source, group="civilians", low="8", best="8"),
+        )
+        self.assertEqual(response.status_code, 302)
+        self.incident.refresh_from_db()
+        self.assertEqual(self.incident.killed_best, 25)
+
+        response = self.client.post(
+            reverse("admin:incidents_casualtyfigure_delete", args=[civilians.pk]), {"post": "yes"}
+        )
+        self.assertEqual(response.status_code, 302)
+        self.incident.refresh_from_db()
+        self.assertEqual(self.incident.killed_best, 17)
+
+    def test_moving_a_figure_refreshes_both_incidents(self):
+        other = make_incident()
+        response = self.client.post(
+            reverse("admin:incidents_casualtyfigure_change", args=[self.figure.pk]),
+            figure_post(other, self.source, low="12", best="17", high="20", is_preferred="on"),
+        )
+        self.assertEqual(response.status_code, 302)
+        self.incident.refresh_from_db()
+        other.refresh_from_db()
+        self.assertIsNone(self.incident.killed_best)
+        self.assertEqual(other.killed_best, 17)
+
+    def test_bulk_delete_refreshes_totals(self):
+        other = make_incident()
+        figure = add_figure(other, self.source, best=4, low=4)
+        response = self.client.post(
+            reverse("admin:incidents_casualtyfigure_changelist"),
+            {"action": "delete_selected", "_selected_action": [self.figure.pk, figure.pk], "post": "yes"},
+        )
+        self.assertEqual(response.status_code, 302)
+        self.assertFalse(CasualtyFigure.objects.exists())
+        self.incident.refresh_from_db()
+        other.refresh_from_db()
+        self.assertIsNone(self.incident.killed_best)
+        self.assertIsNone(other.killed_best)
