@@ -182,6 +182,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets shared by several fields get one stable name each in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "DatePrecisionEnum": "incidents.models.DatePrecision",
+        "ActorKindEnum": "incidents.models.Actor.Kind",
+        "SourceKindEnum": "incidents.models.Source.Kind",
+    },
 }
 
 # Production hardening; each value can be overridden from the environment.

@@ -10,7 +10,10 @@ from django import forms
 from django.contrib import admin
 from django.db import models
 from django.forms.models import BaseInlineFormSet
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+from django.utils.text import Truncator
 
 from incidents.models import (
     Actor,
@@ -20,9 +23,11 @@ from incidents.models import (
     Location,
     Source,
 )
+from incidents.search import refresh_search_documents
 from incidents.totals import refresh_totals
 
 EMPTY = "–"
+FIGURES_LISTED = 20
 
 # Quotes are short excerpts; a full-height textarea per inline row makes rival
 # figures hard to compare side by side.
@@ -34,37 +39,15 @@ def _constraint_message(model, name):
     return constraint.get_violation_error_message()
 
 
-class FiguresQuotingSourceInline(admin.TabularInline):
-    """The figures taken from a source, for review; they are edited on their incidents."""
-
-    model = CasualtyFigure
-    fk_name = "source"
-    verbose_name = "figure quoting this source"
-    verbose_name_plural = "figures quoting this source"
-    fields = ["incident", "outcome", "group", "low", "best", "high", "qualifier", "quote", "is_preferred"]
-    show_change_link = True
-    extra = 0
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("incident")
-
-    def has_add_permission(self, request, obj):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Source)
 class SourceAdmin(admin.ModelAdmin):
     list_display = ["title", "publisher", "published_on", "kind", "language", "slug"]
     list_filter = ["kind", "published_on_precision", "language"]
     search_fields = ["title", "publisher", "slug"]
     prepopulated_fields = {"slug": ["title"]}
-    readonly_fields = ["text_as_published"]
+    readonly_fields = ["text_as_published", "figures_quoting"]
+    # Django 6's default already: a URL typed without a scheme is taken as https.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
         (
             None,
@@ -81,11 +64,8 @@ class SourceAdmin(admin.ModelAdmin):
             },
         ),
         ("Text", {"fields": ["text_as_published", "text"]}),
+        ("Quoted by", {"fields": ["figures_quoting"]}),
     ]
-
-    def get_inlines(self, request, obj):
-        # Nothing can quote a source that is not saved yet.
-        return [FiguresQuotingSourceInline] if obj is not None else []
 
     @admin.display(description="Text (as stored)")
     def text_as_published(self, obj):
@@ -99,9 +79,44 @@ class SourceAdmin(admin.ModelAdmin):
             obj.text,
         )
 
+    @admin.display(description="Figures quoting this source")
+    def figures_quoting(self, obj):
+        # A dataset can be the source of thousands of figures, so the page lists the
+        # first few and links to the rest rather than embedding them all as an inline.
+        if obj.pk is None:
+            return EMPTY
+        figures = list(obj.casualty_figures.select_related("incident")[:FIGURES_LISTED])
+        if not figures:
+            return EMPTY
+        items = format_html_join(
+            "",
+            '<li><a href="{}">{}</a> “{}”</li>',
+            (
+                (
+                    reverse("admin:incidents_casualtyfigure_change", args=[figure.pk]),
+                    figure,
+                    Truncator(figure.quote).chars(120),
+                )
+                for figure in figures
+            ),
+        )
+        all_figures = "{}?{}".format(
+            reverse("admin:incidents_casualtyfigure_changelist"), urlencode({"source__id__exact": obj.pk})
+        )
+        return format_html('<ul>{}</ul><a href="{}">All figures from this source</a>', items, all_figures)
+
+
+class SearchDocumentsFollowMixin:
+    """Incidents keep their actors' and places' names in their search text: renames follow."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change:
+            refresh_search_documents(obj.incidents.values_list("pk", flat=True))
+
 
 @admin.register(Actor)
-class ActorAdmin(admin.ModelAdmin):
+class ActorAdmin(SearchDocumentsFollowMixin, admin.ModelAdmin):
     list_display = ["name", "kind", "country", "parent", "slug"]
     list_filter = ["kind", "country"]
     # aliases is a JSON list; icontains matches against its JSON text.
@@ -123,7 +138,7 @@ class ActorAdmin(admin.ModelAdmin):
 
 
 @admin.register(Location)
-class LocationAdmin(admin.ModelAdmin):
+class LocationAdmin(SearchDocumentsFollowMixin, admin.ModelAdmin):
     list_display = ["name", "admin2", "admin1", "country_code", "geo_precision", "latitude", "longitude"]
     list_filter = ["country_code", "geo_precision"]
     search_fields = ["name", "admin1", "admin2", "slug"]
@@ -166,9 +181,7 @@ class CasualtyFigureInlineFormSet(BaseInlineFormSet):
         message = _constraint_message(CasualtyFigure, "casualty_one_preferred_per_incident_outcome_group")
         preferred = set()
         for form in self.forms:
-            if not hasattr(form, "cleaned_data") or self._should_delete_form(form):
-                continue
-            if not form.cleaned_data.get("is_preferred"):
+            if self._should_delete_form(form) or not form.cleaned_data.get("is_preferred"):
                 continue
             key = (form.cleaned_data.get("outcome"), form.cleaned_data.get("group"))
             if key in preferred:
@@ -215,6 +228,7 @@ class CasualtyFigureInline(admin.TabularInline):
     extra = 0
 
     def get_queryset(self, request):
+        # Each row's heading is str(row), which names the incident.
         return super().get_queryset(request).select_related("incident")
 
 
@@ -293,6 +307,7 @@ class IncidentAdmin(admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         refresh_totals([form.instance.pk])
+        refresh_search_documents([form.instance.pk])
 
 
 @admin.register(CasualtyFigure)

@@ -1,14 +1,21 @@
 """One FilterSet per resource. Bad values give a 400 that names the parameter."""
 
-import django_filters
-from django.core.validators import RegexValidator
-from django.db.models import Exists, OuterRef, Q
+import math
 
-from incidents.models import Actor, CasualtyFigure, Incident, IncidentActor, Location, Source
+import django_filters
+from django import forms
+from django.core.validators import RegexValidator
+from django.db.models import Exists, FloatField, OuterRef, Q, Value
+from django.db.models.functions import ACos, Cast, Coalesce, Cos, Greatest, Least, Radians, Sin
+from django.forms.utils import ErrorDict
+
+from incidents.models import Actor, CasualtyFigure, DatePrecision, Incident, IncidentActor, Location, Source
+from incidents.search import MAX_SEARCH_LENGTH, search_incidents, search_terms
 from incidents.taxonomy import EventType, SubEventType
 
-MAX_SEARCH_LENGTH = 200
-MAX_SEARCH_TERMS = 10
+MAX_COUNT = 2_147_483_647
+DEFAULT_RADIUS_KM = 50
+EARTH_RADIUS_KM = 6371.0
 
 
 class ChoiceInFilter(django_filters.BaseInFilter, django_filters.ChoiceFilter):
@@ -34,26 +41,119 @@ def _slug_choice(model, field_name, **kwargs):
     )
 
 
-def search_terms(value):
-    """Split a search into at most MAX_SEARCH_TERMS words of a bounded total length."""
-    return value[:MAX_SEARCH_LENGTH].split()[:MAX_SEARCH_TERMS]
+class StrictBooleanFilter(django_filters.ChoiceFilter):
+    """`true` or `false`; anything else is a 400 rather than silently ignored."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("choices", (("true", "true"), ("false", "false")))
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs, value):
+        if value in ("", None):
+            return qs
+        return qs.filter(**{self.field_name: value == "true"})
 
 
-def incidents_matching_text(queryset, value):
-    """Incidents whose title, summary, actors (names, aliases) or place contain every term."""
-    for term in search_terms(value):
-        actor_match = IncidentActor.objects.filter(incident=OuterRef("pk")).filter(
-            Q(actor__name__icontains=term) | Q(actor__aliases__icontains=term)
+class IntegerFilter(django_filters.NumberFilter):
+    field_class = forms.IntegerField
+
+
+def _count_filter(field_name, lookup_expr, label):
+    return IntegerFilter(
+        field_name=field_name, lookup_expr=lookup_expr, min_value=0, max_value=MAX_COUNT, label=label
+    )
+
+
+class BBoxField(forms.CharField):
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return None
+        try:
+            min_lon, min_lat, max_lon, max_lat = (float(part) for part in value.split(","))
+        except ValueError:
+            raise forms.ValidationError("Give min_lon,min_lat,max_lon,max_lat as four numbers.") from None
+        if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
+            raise forms.ValidationError("Coordinates out of range or min above max.")
+        return min_lon, min_lat, max_lon, max_lat
+
+
+class PointField(forms.CharField):
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return None
+        try:
+            lat, lon = (float(part) for part in value.split(","))
+        except ValueError:
+            raise forms.ValidationError("Give lat,lon as two numbers.") from None
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise forms.ValidationError("Latitude or longitude out of range.")
+        return lat, lon
+
+
+class BBoxFilter(django_filters.Filter):
+    field_class = BBoxField
+
+    def filter(self, qs, value):
+        if value is None:
+            return qs
+        min_lon, min_lat, max_lon, max_lat = value
+        return qs.filter(
+            location__longitude__gte=min_lon,
+            location__longitude__lte=max_lon,
+            location__latitude__gte=min_lat,
+            location__latitude__lte=max_lat,
         )
-        queryset = queryset.filter(
-            Q(title__icontains=term)
-            | Q(summary__icontains=term)
-            | Q(location__name__icontains=term)
-            | Q(location__admin1__icontains=term)
-            | Q(location__admin2__icontains=term)
-            | Exists(actor_match)
+
+
+class NearFilter(django_filters.Filter):
+    """`near=lat,lon` with `radius_km` (default 50): great-circle distance to the location."""
+
+    field_class = PointField
+
+    def filter(self, qs, value):
+        if value is None:
+            return qs
+        radius = float(self.parent.form.cleaned_data.get("radius_km") or DEFAULT_RADIUS_KM)
+        lat, lon = value
+        # A box around the point first, so an index on coordinates can narrow the rows.
+        lat_span = radius / 111.0
+        lon_span = radius / max(111.0 * math.cos(math.radians(lat)), 1e-6)
+        qs = qs.filter(location__latitude__gte=lat - lat_span, location__latitude__lte=lat + lat_span)
+        if lon_span < 180:
+            qs = qs.filter(location__longitude__gte=lon - lon_span, location__longitude__lte=lon + lon_span)
+        phi = math.radians(lat)
+        point_lat = Radians(Cast("location__latitude", FloatField()))
+        point_lon = Radians(Cast("location__longitude", FloatField()))
+        cos_angle = Sin(point_lat) * math.sin(phi) + Cos(point_lat) * math.cos(phi) * Cos(
+            point_lon - math.radians(lon)
         )
-    return queryset
+        distance = EARTH_RADIUS_KM * ACos(Least(Greatest(cos_angle, Value(-1.0)), Value(1.0)))
+        return qs.alias(distance_km=distance).filter(distance_km__lte=radius)
+
+
+class IncidentFilterForm(forms.Form):
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("radius_km") is not None and not cleaned.get("near"):
+            self.add_error("radius_km", "radius_km needs near=lat,lon.")
+        return cleaned
+
+
+class IncidentOrderingFilter(django_filters.OrderingFilter):
+    """A whitelist of orderings, each ending in a unique tie-breaker so pages never overlap."""
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        term = value[0]
+        descending = term.startswith("-")
+        field = self.param_map[term.lstrip("-")]
+        if field == "killed_sort":
+            qs = qs.annotate(killed_sort=Coalesce("killed_best", "killed_low", Value(-1)))
+        prefix = "-" if descending else ""
+        return qs.order_by(f"{prefix}{field}", f"{prefix}id")
 
 
 class IncidentFilter(django_filters.FilterSet):
@@ -63,53 +163,164 @@ class IncidentFilter(django_filters.FilterSet):
     date_to = django_filters.DateFilter(
         field_name="start_date", lookup_expr="lte", label="Incidents starting on or before this date."
     )
+    date_precision = django_filters.ChoiceFilter(choices=DatePrecision.choices)
+    date_precision__in = ChoiceInFilter(
+        field_name="date_precision",
+        lookup_expr="in",
+        choices=DatePrecision.choices,
+        label="Several, comma-separated.",
+    )
     country = CountryInFilter(
         field_name="location__country_code",
         lookup_expr="in",
         label="ISO 3166-1 alpha-2 code(s), comma-separated.",
     )
+    admin1 = django_filters.CharFilter(field_name="location__admin1", lookup_expr="iexact")
+    location = _slug_choice(Location, "location", label="Location slug.")
+    geo_precision = ChoiceInFilter(
+        field_name="location__geo_precision", lookup_expr="in", choices=Location.GeoPrecision.choices
+    )
+    bbox = BBoxFilter(label="min_lon,min_lat,max_lon,max_lat (WGS84).")
+    near = NearFilter(label="lat,lon: incidents within radius_km of this point.")
+    radius_km = django_filters.NumberFilter(
+        method="filter_nothing",
+        min_value=0.001,
+        max_value=20_000,
+        label=f"With near; default {DEFAULT_RADIUS_KM}.",
+    )
     event_type = ChoiceInFilter(field_name="event_type", lookup_expr="in", choices=EventType.choices)
     sub_event_type = ChoiceInFilter(
         field_name="sub_event_type", lookup_expr="in", choices=SubEventType.choices
     )
-    actor = _slug_choice(Actor, "actor", method="filter_actor", label="Actor slug, in any role.")
-    location = _slug_choice(Location, "location", label="Location slug.")
+    actor = _slug_choice(
+        Actor, "incident_actors__actor", method="filter_nothing", label="Actor slug, in any role."
+    )
+    actor_role = django_filters.ChoiceFilter(
+        field_name="incident_actors__role",
+        choices=IncidentActor.Role.choices,
+        method="filter_nothing",
+        label="Role of `actor` (or of any actor, without it).",
+    )
+    actor_kind = django_filters.ChoiceFilter(
+        field_name="incident_actors__actor__kind",
+        choices=Actor.Kind.choices,
+        method="filter_nothing",
+        label="Kind of an actor involved (combined with actor_role when both are given).",
+    )
+    claimed_by = _slug_choice(
+        Actor,
+        "casualty_figures__claimed_by",
+        method="filter_claimed_by",
+        label="Incidents with a casualty claim or actor role attributed to this actor.",
+    )
+    min_killed = _count_filter("killed_best", "gte", "Killed total (best, falling back to low) at least.")
+    max_killed = _count_filter("killed_best", "lte", "Killed total (best, falling back to low) at most.")
+    min_wounded = _count_filter("wounded_best", "gte", "Wounded total (best, falling back to low) at least.")
     parent = _slug_choice(Incident, "parent", label="Slug of the parent incident.")
+    has_children = StrictBooleanFilter(method="filter_has_children")
+    source = _slug_choice(
+        Source, "sources", method="filter_source", label="Slug of a source the incident cites."
+    )
+    updated_since = django_filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", label="ISO 8601 date-time; changed since then."
+    )
     search = django_filters.CharFilter(
-        method="filter_search", label="Words in title, summary, actor names and aliases, place names."
+        method="filter_search",
+        max_length=MAX_SEARCH_LENGTH,
+        label="Full text over title, summary, actor names and aliases, place names.",
+    )
+    ordering = IncidentOrderingFilter(
+        fields=(
+            ("start_date", "start_date"),
+            ("killed_sort", "killed"),
+            ("updated_at", "updated_at"),
+            ("title", "title"),
+        ),
+        label="One of start_date, killed, updated_at, title; '-' for descending. Default -start_date.",
     )
 
     class Meta:
         model = Incident
-        fields = (
-            "date_from",
-            "date_to",
-            "country",
-            "event_type",
-            "sub_event_type",
-            "actor",
-            "location",
-            "parent",
-            "search",
-        )
+        form = IncidentFilterForm
+        fields = ()
 
-    def filter_actor(self, queryset, name, actor):
-        return queryset.filter(Exists(IncidentActor.objects.filter(incident=OuterRef("pk"), actor=actor)))
+    def filter_nothing(self, queryset, name, value):
+        # Applied together in filter_queryset, so actor, role and kind describe one participation.
+        return queryset
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        data = self.form.cleaned_data
+        role_conditions = {}
+        if data.get("actor"):
+            role_conditions["actor"] = data["actor"]
+        if data.get("actor_role"):
+            role_conditions["role"] = data["actor_role"]
+        if data.get("actor_kind"):
+            role_conditions["actor__kind"] = data["actor_kind"]
+        if role_conditions:
+            roles = IncidentActor.objects.filter(incident=OuterRef("pk"), **role_conditions)
+            queryset = queryset.filter(Exists(roles))
+        return queryset
+
+    def filter_claimed_by(self, queryset, name, actor):
+        claims = CasualtyFigure.objects.filter(incident=OuterRef("pk"), claimed_by=actor)
+        roles = IncidentActor.objects.filter(incident=OuterRef("pk"), claimed_by=actor)
+        return queryset.filter(Exists(claims) | Exists(roles))
+
+    def filter_has_children(self, queryset, name, value):
+        children = Exists(Incident.objects.filter(parent=OuterRef("pk")))
+        return queryset.filter(children if value == "true" else ~children)
 
     def filter_search(self, queryset, name, value):
-        return incidents_matching_text(queryset, value)
+        return search_incidents(queryset, value)
+
+    def filter_source(self, queryset, name, source):
+        return queryset.filter(
+            Exists(Incident.sources.through.objects.filter(incident=OuterRef("pk"), source=source))
+        )
 
 
 class CasualtyFigureFilter(django_filters.FilterSet):
+    """Claims by their own fields, and by every incident filter applied to their incident."""
+
     incident = _slug_choice(Incident, "incident", label="Incident slug.")
     outcome = django_filters.ChoiceFilter(choices=CasualtyFigure.Outcome.choices)
     group = django_filters.ChoiceFilter(choices=CasualtyFigure.Group.choices)
+    qualifier = django_filters.ChoiceFilter(choices=CasualtyFigure.Qualifier.choices)
+    is_preferred = StrictBooleanFilter(field_name="is_preferred")
     claimed_by = _slug_choice(Actor, "claimed_by", label="Slug of the actor who makes the claim.")
     source = _slug_choice(Source, "source", label="Source slug.")
 
     class Meta:
         model = CasualtyFigure
-        fields = ("incident", "outcome", "group", "claimed_by", "source")
+        fields = ()
+
+    def __init__(self, data=None, *args, **kwargs):
+        super().__init__(data, *args, **kwargs)
+        # The incident filters with the names they have on /incidents/, minus those this
+        # resource defines for the claim itself (claimed_by, source) and ordering.
+        incident_data = data.copy() if data is not None else None
+        if incident_data is not None:
+            for name in ("claimed_by", "source", "ordering"):
+                incident_data.pop(name, None)
+        self.incident_filter = IncidentFilter(incident_data, queryset=Incident.objects.all())
+
+    @property
+    def errors(self):
+        return ErrorDict({**self.incident_filter.errors, **self.form.errors})
+
+    def is_valid(self):
+        return self.incident_filter.is_valid() and super().is_valid()
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        used = {name for name in self.incident_filter.filters if self.data.get(name) not in (None, "")}
+        used -= {"claimed_by", "source", "ordering"}
+        if used:
+            incidents = self.incident_filter.qs.order_by().values("pk")
+            queryset = queryset.filter(incident__in=incidents)
+        return queryset
 
 
 class ActorFilter(django_filters.FilterSet):

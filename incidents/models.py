@@ -15,7 +15,8 @@ from incidents.taxonomy import SUB_EVENT_TYPES_BY_EVENT_TYPE, EventType, SubEven
 
 
 def validate_country_code(value):
-    if value and pycountry.countries.get(alpha_2=value) is None:
+    # pycountry's lookup ignores case; stored codes must be upper case to match filters.
+    if value and (value != value.upper() or pycountry.countries.get(alpha_2=value) is None):
         raise ValidationError(
             "%(value)s is not an ISO 3166-1 alpha-2 country code.",
             code="invalid_country",
@@ -168,6 +169,8 @@ class Location(SlugNaturalKeyMixin, models.Model):
             models.CheckConstraint(
                 condition=Q(latitude__isnull=True, longitude__isnull=True)
                 | Q(
+                    latitude__isnull=False,
+                    longitude__isnull=False,
                     latitude__gte=-90,
                     latitude__lte=90,
                     longitude__gte=-180,
@@ -238,6 +241,9 @@ class Incident(SlugNaturalKeyMixin, models.Model):
     extra = models.JSONField(
         default=dict, blank=True, help_text="What an imported dataset says that has no field here."
     )
+    # Title, summary, actor names and aliases, place names: derived by
+    # incidents.search.refresh_search_documents, indexed for full-text search on PostgreSQL.
+    search_document = models.TextField(blank=True, editable=False)
 
     # Totals derived from the casualty figures by incidents.totals.compute_totals
     # (docs/data-model.md). Stored so they can be filtered, sorted and summed in SQL.
@@ -272,7 +278,9 @@ class Incident(SlugNaturalKeyMixin, models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(end_date__gte=F("start_date")), name="incident_end_not_before_start"
+                condition=Q(end_date__gte=F("start_date")),
+                name="incident_end_not_before_start",
+                violation_error_message="The end date must not be before the start date.",
             ),
             models.CheckConstraint(
                 condition=Q(

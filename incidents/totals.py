@@ -12,7 +12,8 @@ For each outcome (killed, wounded, detained, missing):
    high sum is left empty as soon as one chosen figure has no upper bound.
 3. A ``total`` figure counts the same people as the group figures, so it is
    never added to them: it is chosen the same way and the larger of it and the
-   group sum is kept for each bound.
+   group sum is kept for each bound; the high is empty when either of the two
+   has no upper bound.
 
 A bound with no figure behind it stays empty (null), never zero. The reasons
 are in docs/data-model.md.
@@ -69,6 +70,17 @@ def _larger(a, b):
     return max(a, b)
 
 
+def _combine(groups, total):
+    """The larger of the group sum and the total figure, bound by bound."""
+    if groups == (None, None, None):
+        return total
+    if total == (None, None, None):
+        return groups
+    # Either side without a ceiling leaves the combined count without one.
+    high = max(groups[2], total[2]) if groups[2] is not None and total[2] is not None else None
+    return _larger(groups[0], total[0]), _larger(groups[1], total[1]), high
+
+
 def compute_totals(figures):
     """Map an incident's figures to the values of its ``<outcome>_<bound>`` columns."""
     by_outcome = defaultdict(lambda: defaultdict(list))
@@ -81,8 +93,8 @@ def compute_totals(figures):
         parts = [_choose(fs) for group, fs in groups.items() if group != TOTAL_GROUP]
         low, best, high = _sum_groups(parts)
         if TOTAL_GROUP in groups:
-            t_low, t_best, t_high = _sum_groups([_choose(groups[TOTAL_GROUP])])
-            low, best, high = _larger(low, t_low), _larger(best, t_best), _larger(high, t_high)
+            total = _sum_groups([_choose(groups[TOTAL_GROUP])])
+            low, best, high = _combine((low, best, high), total)
         for bound, value in zip(BOUNDS, (low, best, high), strict=True):
             columns[f"{outcome}_{bound}"] = value
     return columns

@@ -2,6 +2,7 @@ from rest_framework import viewsets
 
 from incidents import filters, serializers
 from incidents.models import Actor, CasualtyFigure, Incident, Location, Source
+from incidents.pagination import IncidentPagination
 
 
 class IncidentViewSet(viewsets.ReadOnlyModelViewSet):
@@ -9,6 +10,7 @@ class IncidentViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = serializers.IncidentSerializer
     filterset_class = filters.IncidentFilter
+    pagination_class = IncidentPagination
     lookup_field = "slug"
 
     def get_queryset(self):

@@ -4,6 +4,7 @@ import datetime
 import itertools
 
 from incidents.models import Actor, CasualtyFigure, Incident, IncidentActor, Location, Source
+from incidents.search import refresh_search_documents
 from incidents.totals import refresh_totals
 
 _counter = itertools.count(1)
@@ -61,11 +62,15 @@ def make_incident(**fields):
         "date_precision": "day",
     }
     defaults.update(fields)
-    return Incident.objects.create(**defaults)
+    incident = Incident.objects.create(**defaults)
+    refresh_search_documents([incident.pk])
+    return incident
 
 
 def add_actor(incident, actor, role="side_a", **fields):
-    return IncidentActor.objects.create(incident=incident, actor=actor, role=role, **fields)
+    role = IncidentActor.objects.create(incident=incident, actor=actor, role=role, **fields)
+    refresh_search_documents([incident.pk])
+    return role
 
 
 def add_figure(incident, source, refresh=True, **fields):

@@ -15,11 +15,14 @@ from django.db import DatabaseError, transaction
 
 from incidents.evidence import quote_occurs_in
 from incidents.models import CasualtyFigure, Incident, IncidentActor, Source
+from incidents.search import refresh_search_documents
 from incidents.totals import refresh_totals
 
 
 class Command(BaseCommand):
-    help = "Load fixtures/*.json in order, fill source texts from seeds/, check quotes, refresh totals."
+    help = (
+        "Load fixtures/*.json in order, fill source texts from seeds/, check quotes, refresh derived fields."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--fixtures-dir", type=Path, default=settings.FIXTURES_DIR)
@@ -37,6 +40,7 @@ class Command(BaseCommand):
             self._check_quotes(origins)
             incident_ids = [pk for (model, pk) in origins if model is Incident]
             refresh_totals(incident_ids)
+            refresh_search_documents(incident_ids)
         if verbosity:
             self.stdout.write(f"Loaded {len(origins)} records from {len(files)} fixture files.")
 
