@@ -1,5 +1,6 @@
 """One FilterSet per resource. Bad values give a 400 that names the parameter."""
 
+import copy
 import math
 
 import django_filters
@@ -8,6 +9,8 @@ from django.core.validators import RegexValidator
 from django.db.models import Exists, FloatField, OuterRef, Q, Value
 from django.db.models.functions import ACos, Cast, Coalesce, Cos, Greatest, Least, Radians, Sin
 from django.forms.utils import ErrorDict
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from incidents.models import Actor, CasualtyFigure, DatePrecision, Incident, IncidentActor, Location, Source
 from incidents.search import MAX_SEARCH_LENGTH, search_incidents, search_terms
@@ -92,6 +95,7 @@ class PointField(forms.CharField):
         return lat, lon
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class BBoxFilter(django_filters.Filter):
     field_class = BBoxField
 
@@ -107,6 +111,7 @@ class BBoxFilter(django_filters.Filter):
         )
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class NearFilter(django_filters.Filter):
     """`near=lat,lon` with `radius_km` (default 50): great-circle distance to the location."""
 
@@ -306,6 +311,10 @@ class CasualtyFigureFilter(django_filters.FilterSet):
                 incident_data.pop(name, None)
         self.incident_filter = IncidentFilter(incident_data, queryset=Incident.objects.all())
 
+    def filter_nothing(self, queryset, name, value):
+        # Incident filters are applied together through self.incident_filter.
+        return queryset
+
     @property
     def errors(self):
         return ErrorDict({**self.incident_filter.errors, **self.form.errors})
@@ -321,6 +330,20 @@ class CasualtyFigureFilter(django_filters.FilterSet):
             incidents = self.incident_filter.qs.order_by().values("pk")
             queryset = queryset.filter(incident__in=incidents)
         return queryset
+
+
+def _declare_incident_filters_on_claims():
+    """Give the claims FilterSet the incident filters too, so forms and the schema list them."""
+    for name, incident_filter in IncidentFilter.base_filters.items():
+        if name in CasualtyFigureFilter.base_filters or name == "ordering":
+            continue
+        declared = copy.deepcopy(incident_filter)
+        declared.field_name = f"incident__{incident_filter.field_name}"
+        declared.method = "filter_nothing"
+        CasualtyFigureFilter.base_filters[name] = declared
+
+
+_declare_incident_filters_on_claims()
 
 
 class ActorFilter(django_filters.FilterSet):
