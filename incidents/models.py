@@ -414,6 +414,11 @@ class CasualtyFigure(models.Model):
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="casualty_figures")
     quote = models.TextField(help_text="Verbatim text from the source.")
     is_preferred = models.BooleanField(default=False)
+    counts_in_total = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Derived: this is the figure its group contributes to the incident's totals.",
+    )
     notes = models.TextField(blank=True)
 
     objects = CasualtyFigureManager()

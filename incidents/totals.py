@@ -81,11 +81,21 @@ def _combine(groups, total):
     return _larger(groups[0], total[0]), _larger(groups[1], total[1]), high
 
 
-def compute_totals(figures):
-    """Map an incident's figures to the values of its ``<outcome>_<bound>`` columns."""
+def _by_outcome_and_group(figures):
     by_outcome = defaultdict(lambda: defaultdict(list))
     for figure in figures:
         by_outcome[figure.outcome][figure.group].append(figure)
+    return by_outcome
+
+
+def counted_figures(figures):
+    """The figures step 1 chooses: one per outcome and group. They are what totals count."""
+    return [_choose(fs) for groups in _by_outcome_and_group(figures).values() for fs in groups.values()]
+
+
+def compute_totals(figures):
+    """Map an incident's figures to the values of its ``<outcome>_<bound>`` columns."""
+    by_outcome = _by_outcome_and_group(figures)
 
     columns = {}
     for outcome in OUTCOMES:
@@ -109,10 +119,16 @@ def refresh_totals(incident_ids):
     for figure in CasualtyFigure.objects.filter(incident_id__in=incident_ids).order_by("pk"):
         figures[figure.incident_id].append(figure)
     incidents = list(Incident.objects.filter(pk__in=incident_ids).only("pk"))
+    counted = set()
     for incident in incidents:
         for column, value in compute_totals(figures[incident.pk]).items():
             setattr(incident, column, value)
+        counted.update(f.pk for f in counted_figures(figures[incident.pk]))
+    changed_flags = [f for fs in figures.values() for f in fs if f.counts_in_total != (f.pk in counted)]
+    for figure in changed_flags:
+        figure.counts_in_total = figure.pk in counted
     fields = [f"{outcome}_{bound}" for outcome in OUTCOMES for bound in BOUNDS]
     with transaction.atomic():
         Incident.objects.bulk_update(incidents, fields, batch_size=500)
+        CasualtyFigure.objects.bulk_update(changed_flags, ["counts_in_total"], batch_size=500)
     return len(incidents)

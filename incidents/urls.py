@@ -13,6 +13,7 @@ router.register("sources", views.SourceViewSet, basename="source")
 
 urlpatterns = [
     path("", include(router.urls)),
+    path("stats/casualties/", views.CasualtyStatsView.as_view(), name="stats-casualties"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

@@ -1,8 +1,13 @@
-from rest_framework import viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, viewsets
+from rest_framework import serializers as drf_serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
 
 from incidents import filters, serializers
 from incidents.models import Actor, CasualtyFigure, Incident, Location, Source
 from incidents.pagination import IncidentPagination
+from incidents.stats import GROUP_BY_KEYS, OUTCOMES, casualty_stats
 
 
 class IncidentViewSet(viewsets.ReadOnlyModelViewSet):
@@ -60,3 +65,54 @@ class SourceViewSet(viewsets.ReadOnlyModelViewSet):
         if self.action == "retrieve":
             return serializers.SourceDetailSerializer
         return serializers.SourceSerializer
+
+
+class StatsRowSerializer(drf_serializers.Serializer):
+    key = drf_serializers.JSONField(
+        help_text="The group's value: a code, a year (number), a YYYY-MM month or an actor slug."
+    )
+    country = drf_serializers.CharField(required=False, help_text="With group_by=admin1.")
+    name = drf_serializers.CharField(required=False, help_text="With group_by=actor.")
+    incidents = drf_serializers.IntegerField()
+    low = drf_serializers.IntegerField(allow_null=True)
+    best = drf_serializers.IntegerField(allow_null=True)
+    high = drf_serializers.IntegerField(allow_null=True)
+
+
+class StatsSerializer(drf_serializers.Serializer):
+    group_by = drf_serializers.CharField()
+    outcome = drf_serializers.CharField()
+    results = StatsRowSerializer(many=True)
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("group_by", str, enum=GROUP_BY_KEYS, required=True),
+        OpenApiParameter(
+            "outcome", str, enum=OUTCOMES, description="Default killed; ignored by group_by=outcome."
+        ),
+    ],
+    responses=StatsSerializer,
+)
+class CasualtyStatsView(generics.GenericAPIView):
+    """Incidents and their casualty totals (low, best, high) summed per key, for any incident filter."""
+
+    filterset_class = filters.IncidentFilter
+    pagination_class = None
+
+    def get_queryset(self):
+        return Incident.objects.all()
+
+    def get(self, request):
+        group_by = request.query_params.get("group_by")
+        outcome = request.query_params.get("outcome", "killed")
+        errors = {}
+        if group_by not in GROUP_BY_KEYS:
+            errors["group_by"] = [f"Required; one of {', '.join(GROUP_BY_KEYS)}."]
+        if outcome not in OUTCOMES:
+            errors["outcome"] = [f"One of {', '.join(OUTCOMES)}."]
+        if errors:
+            raise ValidationError(errors)
+        incidents = self.filter_queryset(self.get_queryset())
+        rows = casualty_stats(incidents, group_by, outcome)
+        return Response({"group_by": group_by, "outcome": outcome, "results": rows})
