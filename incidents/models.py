@@ -200,7 +200,10 @@ class IncidentQuerySet(models.QuerySet):
             ),
             models.Prefetch(
                 "casualty_figures",
-                queryset=CasualtyFigure.objects.select_related("actor", "claimed_by", "source"),
+                # A source's text can be long and is not part of the incident shape.
+                queryset=CasualtyFigure.objects.select_related("actor", "claimed_by", "source").defer(
+                    "source__text"
+                ),
             ),
             models.Prefetch("sources", queryset=Source.objects.only("slug", "title", "publisher", "url")),
             models.Prefetch("children", queryset=Incident.objects.only("slug", "parent_id")),

@@ -3,8 +3,10 @@ from rest_framework import generics, viewsets
 from rest_framework import serializers as drf_serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from incidents import filters, serializers
+from incidents.exports import EXPORT_RENDERERS, STREAMING_FORMATS, stream_export
 from incidents.models import Actor, CasualtyFigure, Incident, Location, Source
 from incidents.pagination import IncidentPagination
 from incidents.stats import GROUP_BY_KEYS, OUTCOMES, casualty_stats
@@ -16,10 +18,18 @@ class IncidentViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.IncidentSerializer
     filterset_class = filters.IncidentFilter
     pagination_class = IncidentPagination
+    # JSON stays first, so it is what a client gets unless it asks for an export format.
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, *EXPORT_RENDERERS]
     lookup_field = "slug"
 
     def get_queryset(self):
         return Incident.objects.for_api().order_by("-start_date", "-id")
+
+    def list(self, request, *args, **kwargs):
+        # Exports take the whole filtered set in one streamed response, without pages.
+        if request.accepted_renderer.format in STREAMING_FORMATS:
+            return stream_export(self.filter_queryset(self.get_queryset()), request.accepted_renderer.format)
+        return super().list(request, *args, **kwargs)
 
 
 class CasualtyFigureViewSet(viewsets.ReadOnlyModelViewSet):
@@ -29,7 +39,8 @@ class CasualtyFigureViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = filters.CasualtyFigureFilter
 
     def get_queryset(self):
-        return CasualtyFigure.objects.select_related("incident", "actor", "claimed_by", "source").order_by(
+        queryset = CasualtyFigure.objects.select_related("incident", "actor", "claimed_by", "source")
+        return queryset.defer("source__text", "incident__search_document").order_by(
             "-incident__start_date", "incident_id", "outcome", "group", "id"
         )
 
