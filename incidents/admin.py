@@ -7,19 +7,24 @@ Stored incident totals are refreshed explicitly here after figures change
 import json
 
 from django import forms
-from django.contrib import admin
-from django.db import models
+from django.contrib import admin, messages
+from django.db import models, transaction
 from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
+from simple_history.admin import SimpleHistoryAdmin
 
+from incidents.evidence import quote_occurs_in, quote_spans
 from incidents.models import (
     Actor,
     CasualtyFigure,
     Incident,
     IncidentActor,
+    IncidentTombstone,
     Location,
     Source,
 )
@@ -34,13 +39,37 @@ FIGURES_LISTED = 20
 COMPACT_TEXT = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 40})}}
 
 
+def mark_quotes(text, spans):
+    """The text, escaped, with each quoted passage marked and linked to its figure.
+
+    Passages quoted by several figures are marked once, with a link per figure.
+    """
+    parts, cursor = [], 0
+    index = 0
+    while index < len(spans):
+        start, end, _ = spans[index]
+        same = [key for s, e, key in spans[index:] if s < end]
+        index += len(same)
+        if start < cursor:  # overlaps a passage already marked
+            continue
+        links = format_html_join(
+            "",
+            '<sup><a href="{}" title="Casualty figure {}">[{}]</a></sup>',
+            ((reverse("admin:incidents_casualtyfigure_change", args=[key]), key, key) for key in same),
+        )
+        parts.append(format_html("{}<mark>{}</mark>{}", text[cursor:start], text[start:end], links))
+        cursor = end
+    parts.append(format_html("{}", text[cursor:]))
+    return mark_safe("".join(parts))
+
+
 def _constraint_message(model, name):
     constraint = next(c for c in model._meta.constraints if c.name == name)
     return constraint.get_violation_error_message()
 
 
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(SimpleHistoryAdmin):
     list_display = ["title", "publisher", "published_on", "kind", "language", "slug"]
     list_filter = ["kind", "published_on_precision", "language"]
     search_fields = ["title", "publisher", "slug"]
@@ -67,16 +96,18 @@ class SourceAdmin(admin.ModelAdmin):
         ("Quoted by", {"fields": ["figures_quoting"]}),
     ]
 
-    @admin.display(description="Text (as stored)")
+    @admin.display(description="Text, quoted passages marked")
     def text_as_published(self, obj):
         if not obj.text:
             return EMPTY
+        figures = obj.casualty_figures.only("pk", "quote") if obj.pk else []
+        spans = quote_spans(obj.text, ((f.pk, f.quote) for f in figures))
         # pre-wrap keeps the document's own line breaks and still wraps long lines,
         # so a quote can be checked against the text without scrolling sideways.
         return format_html(
             '<pre style="white-space: pre-wrap; max-height: 40em; overflow-y: auto; '
             'max-width: 60em; font-size: inherit">{}</pre>',
-            obj.text,
+            mark_quotes(obj.text, spans),
         )
 
     @admin.display(description="Figures quoting this source")
@@ -116,7 +147,7 @@ class SearchDocumentsFollowMixin:
 
 
 @admin.register(Actor)
-class ActorAdmin(SearchDocumentsFollowMixin, admin.ModelAdmin):
+class ActorAdmin(SearchDocumentsFollowMixin, SimpleHistoryAdmin):
     list_display = ["name", "kind", "country", "parent", "slug"]
     list_filter = ["kind", "country"]
     # aliases is a JSON list; icontains matches against its JSON text.
@@ -138,7 +169,7 @@ class ActorAdmin(SearchDocumentsFollowMixin, admin.ModelAdmin):
 
 
 @admin.register(Location)
-class LocationAdmin(SearchDocumentsFollowMixin, admin.ModelAdmin):
+class LocationAdmin(SearchDocumentsFollowMixin, SimpleHistoryAdmin):
     list_display = ["name", "admin2", "admin1", "country_code", "geo_precision", "latitude", "longitude"]
     list_filter = ["country_code", "geo_precision"]
     search_fields = ["name", "admin1", "admin2", "slug"]
@@ -166,6 +197,22 @@ class IncidentActorInline(admin.TabularInline):
     def get_queryset(self, request):
         # Each row's heading is str(row), which names the actor and the incident.
         return super().get_queryset(request).select_related("incident", "actor")
+
+
+class CasualtyFigureForm(forms.ModelForm):
+    """Refuses a quote that is not in its source's text, as the API does."""
+
+    def clean(self):
+        cleaned = super().clean()
+        source, quote = cleaned.get("source"), cleaned.get("quote")
+        if (
+            source
+            and quote
+            and source.kind != Source.Kind.DATASET
+            and not quote_occurs_in(quote, source.text)
+        ):
+            self.add_error("quote", f"This quote does not occur in the text of source '{source.slug}'.")
+        return cleaned
 
 
 class CasualtyFigureInlineFormSet(BaseInlineFormSet):
@@ -207,6 +254,7 @@ class CasualtyFigureInlineFormSet(BaseInlineFormSet):
 class CasualtyFigureInline(admin.TabularInline):
     model = CasualtyFigure
     fk_name = "incident"
+    form = CasualtyFigureForm
     formset = CasualtyFigureInlineFormSet
     fields = [
         "outcome",
@@ -232,8 +280,65 @@ class CasualtyFigureInline(admin.TabularInline):
         return super().get_queryset(request).select_related("incident")
 
 
+class IncidentForm(forms.ModelForm):
+    """Warns an editor whose page is older than the record: nobody's edit is lost silently."""
+
+    opened_at_version = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Incident
+        fields = (
+            "title",
+            "slug",
+            "event_type",
+            "sub_event_type",
+            "start_date",
+            "end_date",
+            "date_precision",
+            "location",
+            "parent",
+            "summary",
+            "sources",
+            "status",
+            "retraction_reason",
+            "extra",
+        )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.fields["opened_at_version"].initial = self.instance.updated_at.isoformat()
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk:
+            current = (
+                Incident.objects.filter(pk=self.instance.pk).values_list("updated_at", flat=True).first()
+            )
+            opened = cleaned.get("opened_at_version")
+            if current and opened and opened != current.isoformat():
+                raise forms.ValidationError(
+                    "Someone changed this incident after you opened it. Open it again (your changes "
+                    "are not saved) and redo them on the current version.",
+                    code="stale",
+                )
+        if cleaned.get("status") == Incident.Status.RETRACTED and not cleaned.get("retraction_reason"):
+            self.add_error("retraction_reason", "Give the reason for retracting this incident.")
+        return cleaned
+
+
+def bury_incidents(incidents, user):
+    """Delete incidents, leaving tombstones so their URLs answer 410 Gone."""
+    for incident in incidents:
+        IncidentTombstone.objects.update_or_create(
+            slug=incident.slug,
+            defaults={"title": incident.title, "deleted_by": user, "deleted_at": timezone.now()},
+        )
+        incident.delete()
+
+
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(SimpleHistoryAdmin):
     list_display = [
         "title",
         "start_date",
@@ -257,9 +362,11 @@ class IncidentAdmin(admin.ModelAdmin):
     list_select_related = ["location"]
     prepopulated_fields = {"slug": ["title"]}
     autocomplete_fields = ["location", "parent", "sources"]
-    readonly_fields = ["totals_table", "created_at", "updated_at"]
+    readonly_fields = ["totals_table", "created_at", "updated_at", "reviewed_by", "reviewed_at"]
     empty_value_display = EMPTY
     inlines = [IncidentActorInline, CasualtyFigureInline]
+    form = IncidentForm
+    actions = ["mark_reviewed", "publish"]
     fieldsets = [
         (
             None,
@@ -273,9 +380,13 @@ class IncidentAdmin(admin.ModelAdmin):
                     "parent",
                     "summary",
                     "sources",
-                    "status",
+                    "opened_at_version",
                 ]
             },
+        ),
+        (
+            "Review",
+            {"fields": ["status", ("reviewed_by", "reviewed_at"), "retraction_reason"]},
         ),
         (
             "Totals",
@@ -304,14 +415,53 @@ class IncidentAdmin(admin.ModelAdmin):
             rows,
         )
 
+    def save_model(self, request, obj, form, change):
+        if "status" in form.changed_data and obj.status == Incident.Status.REVIEWED:
+            obj.reviewed_by, obj.reviewed_at = request.user, timezone.now()
+        super().save_model(request, obj, form, change)
+
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         refresh_totals([form.instance.pk])
         refresh_search_documents([form.instance.pk])
 
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            bury_incidents([obj], request.user)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            bury_incidents(queryset, request.user)
+
+    @admin.action(description="Mark selected drafts as reviewed", permissions=["change"])
+    def mark_reviewed(self, request, queryset):
+        drafts = list(queryset.filter(status=Incident.Status.DRAFT))
+        for incident in drafts:
+            incident.status = Incident.Status.REVIEWED
+            incident.reviewed_by, incident.reviewed_at = request.user, timezone.now()
+            incident.save()
+        self._report(request, queryset, len(drafts), "reviewed", "drafts")
+
+    @admin.action(description="Publish selected reviewed incidents", permissions=["change"])
+    def publish(self, request, queryset):
+        reviewed = list(queryset.filter(status=Incident.Status.REVIEWED))
+        for incident in reviewed:
+            incident.status = Incident.Status.PUBLISHED
+            incident.save()
+        self._report(request, queryset, len(reviewed), "published", "reviewed incidents")
+
+    def _report(self, request, queryset, done, verb, eligible):
+        skipped = queryset.count() - done
+        self.message_user(request, f"{done} incident(s) {verb}.")
+        if skipped:
+            self.message_user(
+                request, f"{skipped} skipped: only {eligible} can be {verb}.", level=messages.WARNING
+            )
+
 
 @admin.register(CasualtyFigure)
-class CasualtyFigureAdmin(admin.ModelAdmin):
+class CasualtyFigureAdmin(SimpleHistoryAdmin):
+    form = CasualtyFigureForm
     list_display = [
         "incident",
         "outcome",
@@ -366,7 +516,7 @@ class CasualtyFigureAdmin(admin.ModelAdmin):
 
 
 @admin.register(IncidentActor)
-class IncidentActorAdmin(admin.ModelAdmin):
+class IncidentActorAdmin(SimpleHistoryAdmin):
     list_display = ["incident", "actor", "role", "claimed_by"]
     list_filter = ["role", "actor__kind"]
     search_fields = ["incident__title", "incident__slug", "actor__name", "actor__slug"]

@@ -31,3 +31,41 @@ def quote_occurs_in(quote, text):
     """True when the quote, normalised for whitespace and quotation marks, is in the text."""
     quote = normalise(quote)
     return bool(quote) and quote in normalise(text)
+
+
+def _normalised_with_positions(text):
+    """The normalised text, and for each of its characters the index it came from."""
+    chars, positions = [], []
+    pending_space = None
+    for index, char in enumerate(text.translate(_PLAIN_FORMS)):
+        if char.isspace():
+            if chars and pending_space is None:
+                pending_space = index
+            continue
+        if pending_space is not None:
+            chars.append(" ")
+            positions.append(pending_space)
+            pending_space = None
+        chars.append(char)
+        positions.append(index)
+    return "".join(chars), positions
+
+
+def quote_spans(text, quotes):
+    """Where each quote stands in the raw text: [(start, end, key)], in text order.
+
+    `quotes` is an iterable of (key, quote). Matching is normalised as in
+    quote_occurs_in; every occurrence of each quote is returned.
+    """
+    normalised, positions = _normalised_with_positions(text)
+    spans = []
+    for key, quote in quotes:
+        needle = normalise(quote)
+        if not needle:
+            continue
+        start = normalised.find(needle)
+        while start != -1:
+            end = start + len(needle) - 1
+            spans.append((positions[start], positions[end] + 1, key))
+            start = normalised.find(needle, start + 1)
+    return sorted(spans, key=lambda span: (span[0], -span[1]))

@@ -229,6 +229,12 @@ class IncidentFilter(django_filters.FilterSet):
     updated_since = django_filters.IsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label="ISO 8601 date-time; changed since then."
     )
+    status = ChoiceInFilter(
+        field_name="status",
+        lookup_expr="in",
+        choices=Incident.Status.choices,
+        label="Review status, one or several (the public sees published incidents only).",
+    )
     search = django_filters.CharFilter(
         method="filter_search",
         max_length=MAX_SEARCH_LENGTH,

@@ -6,10 +6,12 @@ The field names here are the API contract (see docs/data-model.md).
 import uuid
 
 import pycountry
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
 
 from incidents.taxonomy import SUB_EVENT_TYPES_BY_EVENT_TYPE, EventType, SubEventType
 
@@ -66,6 +68,7 @@ class Source(SlugNaturalKeyMixin, models.Model):
     notes = models.TextField(blank=True)
 
     objects = NaturalKeyManager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-published_on", "slug"]
@@ -109,6 +112,7 @@ class Actor(SlugNaturalKeyMixin, models.Model):
     )
 
     objects = NaturalKeyManager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["name", "slug"]
@@ -158,6 +162,7 @@ class Location(SlugNaturalKeyMixin, models.Model):
     notes = models.TextField(blank=True)
 
     objects = NaturalKeyManager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["country_code", "admin1", "name", "slug"]
@@ -240,7 +245,17 @@ class Incident(SlugNaturalKeyMixin, models.Model):
         Actor, through="IncidentActor", through_fields=("incident", "actor"), related_name="incidents"
     )
     sources = models.ManyToManyField(Source, related_name="incidents", blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PUBLISHED)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    retraction_reason = models.TextField(blank=True)
     extra = models.JSONField(
         default=dict, blank=True, help_text="What an imported dataset says that has no field here."
     )
@@ -267,6 +282,7 @@ class Incident(SlugNaturalKeyMixin, models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = IncidentQuerySet.as_manager()
+    history = HistoricalRecords(m2m_fields=[sources])
 
     class Meta:
         ordering = ["-start_date", "-id"]
@@ -297,6 +313,11 @@ class Incident(SlugNaturalKeyMixin, models.Model):
                 violation_error_message="The sub-event type does not belong to the event type.",
             ),
             models.CheckConstraint(condition=~Q(parent=F("pk")), name="incident_not_own_parent"),
+            models.CheckConstraint(
+                condition=~Q(status="retracted", retraction_reason=""),
+                name="incident_retraction_has_reason",
+                violation_error_message="A retracted incident needs a retraction reason.",
+            ),
         ]
 
     def __str__(self):
@@ -342,6 +363,7 @@ class IncidentActor(models.Model):
     note = models.TextField(blank=True)
 
     objects = IncidentActorManager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["incident", "role", "actor__name", "id"]
@@ -425,6 +447,7 @@ class CasualtyFigure(models.Model):
     notes = models.TextField(blank=True)
 
     objects = CasualtyFigureManager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["incident", "outcome", "group", "id"]
@@ -464,3 +487,24 @@ class CasualtyFigure(models.Model):
 
     def natural_key(self):
         return (str(self.uid),)
+
+
+class IncidentTombstone(models.Model):
+    """What is left of a deleted incident: its URL answers 410 Gone with this."""
+
+    slug = models.SlugField(max_length=200, unique=True)
+    title = models.CharField(max_length=500)
+    deleted_at = models.DateTimeField(auto_now_add=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    merged_into = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_tombstones"
+    )
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-deleted_at", "slug"]
+
+    def __str__(self):
+        return f"{self.slug} (deleted {self.deleted_at:%Y-%m-%d})"

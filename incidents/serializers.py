@@ -1,5 +1,11 @@
+import copy
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from rest_framework import serializers
 
+from incidents.evidence import quote_occurs_in
 from incidents.models import (
     Actor,
     CasualtyFigure,
@@ -8,6 +14,8 @@ from incidents.models import (
     Location,
     Source,
 )
+from incidents.search import refresh_search_documents
+from incidents.totals import refresh_totals
 
 
 class ActorRefSerializer(serializers.ModelSerializer):
@@ -163,6 +171,232 @@ class IncidentSerializer(serializers.ModelSerializer):
             "totals",
             "sources",
             "status",
+            "reviewed_at",
+            "retraction_reason",
             "created_at",
             "updated_at",
         )
+
+
+# ---- Writes -------------------------------------------------------------------------
+# Writes take related records by slug and answer with the read shape above. Each
+# serializer runs the model's own validation (field validators, unique slugs and the
+# database constraints), so a write the database would refuse is a 400 naming the
+# field, never an IntegrityError.
+
+
+def _as_drf_error(error):
+    if hasattr(error, "message_dict"):
+        return {
+            ("non_field_errors" if field == NON_FIELD_ERRORS else field): messages
+            for field, messages in error.message_dict.items()
+        }
+    return {"non_field_errors": error.messages}
+
+
+class ModelRulesMixin:
+    """Validate attrs as the admin does: full_clean on the instance they would produce."""
+
+    nested_fields = ()
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        model = self.Meta.model
+        instance = copy.copy(self.instance) if self.instance is not None else model()
+        m2m = {f.name for f in model._meta.many_to_many}
+        for name, value in attrs.items():
+            if name not in m2m and name not in self.nested_fields:
+                setattr(instance, name, value)
+        exclude = [
+            f.name
+            for f in model._meta.fields
+            if f.name not in attrs and self.instance is None and f.has_default()
+        ]
+        exclude += self.excluded_from_model_checks()
+        try:
+            instance.full_clean(exclude=exclude)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(_as_drf_error(error)) from error
+        return attrs
+
+    def excluded_from_model_checks(self):
+        return []
+
+
+def _slug_field(model, **kwargs):
+    return serializers.SlugRelatedField(slug_field="slug", queryset=model.objects.all(), **kwargs)
+
+
+class SourceWriteSerializer(ModelRulesMixin, serializers.ModelSerializer):
+    class Meta:
+        model = Source
+        fields = (*SourceDetailSerializer.Meta.fields,)
+
+
+class ActorWriteSerializer(ModelRulesMixin, serializers.ModelSerializer):
+    parent = _slug_field(Actor, required=False, allow_null=True)
+    aliases = serializers.ListField(
+        child=serializers.CharField(max_length=300), max_length=100, required=False, default=list
+    )
+    external_ids = serializers.DictField(required=False, default=dict)
+
+    class Meta:
+        model = Actor
+        fields = ActorSerializer.Meta.fields
+
+
+class LocationWriteSerializer(ModelRulesMixin, serializers.ModelSerializer):
+    class Meta:
+        model = Location
+        fields = (*LocationSerializer.Meta.fields, "notes")
+
+
+def check_quote_in_source(attrs, instance=None):
+    source = attrs.get("source", getattr(instance, "source", None))
+    quote = attrs.get("quote", getattr(instance, "quote", ""))
+    if source is not None and source.kind != Source.Kind.DATASET and not quote_occurs_in(quote, source.text):
+        raise serializers.ValidationError(
+            {"quote": [f"This quote does not occur in the text of source '{source.slug}'."]}
+        )
+
+
+class NestedClaimSerializer(ModelRulesMixin, serializers.ModelSerializer):
+    """A casualty figure written inside its incident."""
+
+    actor = _slug_field(Actor, required=False, allow_null=True)
+    claimed_by = _slug_field(Actor, required=False, allow_null=True)
+    source = _slug_field(Source)
+
+    class Meta:
+        model = CasualtyFigure
+        fields = (
+            "outcome",
+            "group",
+            "actor",
+            "low",
+            "best",
+            "high",
+            "qualifier",
+            "wording",
+            "claimed_by",
+            "source",
+            "quote",
+            "is_preferred",
+            "notes",
+        )
+
+    def excluded_from_model_checks(self):
+        # The incident may not exist yet; the incident serializer checks preferred figures.
+        return ["incident"]
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        check_quote_in_source(attrs, self.instance)
+        return attrs
+
+
+class CasualtyFigureWriteSerializer(NestedClaimSerializer):
+    incident = _slug_field(Incident)
+
+    class Meta(NestedClaimSerializer.Meta):
+        fields = ("incident", *NestedClaimSerializer.Meta.fields)
+
+    def excluded_from_model_checks(self):
+        return []
+
+    def to_representation(self, instance):
+        return CasualtyFigureSerializer(instance, context=self.context).data
+
+
+class NestedRoleSerializer(serializers.ModelSerializer):
+    actor = _slug_field(Actor)
+    claimed_by = _slug_field(Actor, required=False, allow_null=True)
+
+    class Meta:
+        model = IncidentActor
+        fields = ("actor", "role", "claimed_by", "quote", "note")
+
+
+class IncidentWriteSerializer(ModelRulesMixin, serializers.ModelSerializer):
+    """An incident with, optionally, its actor roles and figures, written in one transaction.
+
+    Given `actors` or `casualty_figures` replace the incident's current ones; left out,
+    they are kept.
+    """
+
+    nested_fields = ("actors", "casualty_figures")
+
+    location = _slug_field(Location, required=False, allow_null=True)
+    parent = _slug_field(Incident, required=False, allow_null=True)
+    sources = _slug_field(Source, many=True, required=False)
+    actors = NestedRoleSerializer(many=True, required=False)
+    casualty_figures = NestedClaimSerializer(many=True, required=False)
+
+    class Meta:
+        model = Incident
+        fields = (
+            "slug",
+            "title",
+            "event_type",
+            "sub_event_type",
+            "start_date",
+            "end_date",
+            "date_precision",
+            "location",
+            "parent",
+            "summary",
+            "sources",
+            "actors",
+            "casualty_figures",
+        )
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        roles = [(r["actor"].pk, r["role"]) for r in attrs.get("actors", [])]
+        if len(roles) != len(set(roles)):
+            raise serializers.ValidationError({"actors": ["An actor is listed twice in the same role."]})
+        preferred = [
+            (f["outcome"], f["group"]) for f in attrs.get("casualty_figures", []) if f.get("is_preferred")
+        ]
+        if len(preferred) != len(set(preferred)):
+            raise serializers.ValidationError(
+                {"casualty_figures": ["Only one figure per outcome and group can be preferred."]}
+            )
+        return attrs
+
+    @transaction.atomic
+    def create(self, validated_data):
+        nested = {name: validated_data.pop(name, None) for name in self.nested_fields}
+        sources = validated_data.pop("sources", [])
+        incident = Incident.objects.create(**validated_data)
+        incident.sources.set(sources)
+        self._write_nested(incident, nested)
+        return incident
+
+    @transaction.atomic
+    def update(self, instance, validated_data):
+        nested = {name: validated_data.pop(name, None) for name in self.nested_fields}
+        sources = validated_data.pop("sources", None)
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        instance.save()
+        if sources is not None:
+            instance.sources.set(sources)
+        self._write_nested(instance, nested)
+        return instance
+
+    def _write_nested(self, incident, nested):
+        if nested["actors"] is not None:
+            incident.incident_actors.all().delete()
+            for role in nested["actors"]:
+                IncidentActor.objects.create(incident=incident, **role)
+        if nested["casualty_figures"] is not None:
+            incident.casualty_figures.all().delete()
+            for figure in nested["casualty_figures"]:
+                CasualtyFigure.objects.create(incident=incident, **figure)
+        refresh_totals([incident.pk])
+        refresh_search_documents([incident.pk])
+
+    def to_representation(self, instance):
+        instance = Incident.objects.for_api().get(pk=instance.pk)
+        return IncidentSerializer(instance, context=self.context).data

@@ -414,6 +414,7 @@ class ExportIsNotPaginatedTests(TestCase):
                 end_date=datetime.date(2000, 1, 1) + datetime.timedelta(days=n),
                 date_precision="day",
                 location=place,
+                status="published",
             )
         self.assertEqual(len(self.client.get(LIST_URL).json()["results"]), 50)
         for fmt, header_lines in (("csv", 1), ("ndjson", 0)):

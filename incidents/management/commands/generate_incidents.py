@@ -448,6 +448,7 @@ def incident(seed, n):
         f"{names} were involved in {label.lower()} at the {rng.choice(SCENE_WORDS)} in {where}. "
         f"Reports mention the {rng.choice(SCENE_WORDS)} and the {rng.choice(SCENE_WORDS)}."
     )
+    status = _weighted(rng, STATUSES)
     row = {
         "slug": f"gen-{seed}-{n}",
         "title": title,
@@ -457,7 +458,8 @@ def incident(seed, n):
         "end_date": end,
         "date_precision": precision,
         "summary": summary,
-        "status": _weighted(rng, STATUSES),
+        "status": status,
+        "retraction_reason": "Withdrawn in generated data." if status == Incident.Status.RETRACTED else "",
         "extra": {"generated": {"seed": seed, "number": n}},
     }
     # What refresh_totals and refresh_search_documents would store, computed before the

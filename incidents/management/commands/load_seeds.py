@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, transaction
 
 from incidents.evidence import quote_occurs_in
+from incidents.history import record_load_in_history
 from incidents.models import CasualtyFigure, Incident, IncidentActor, Source
 from incidents.search import refresh_search_documents
 from incidents.totals import refresh_totals
@@ -41,6 +42,7 @@ class Command(BaseCommand):
             incident_ids = [pk for (model, pk) in origins if model is Incident]
             refresh_totals(incident_ids)
             refresh_search_documents(incident_ids)
+            record_load_in_history(origins, f"load_seeds: {len(files)} fixture files from {fixtures_dir}")
         if verbosity:
             self.stdout.write(f"Loaded {len(origins)} records from {len(files)} fixture files.")
 
