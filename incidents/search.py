@@ -83,7 +83,8 @@ def refresh_search_documents(incident_ids):
     incident_ids = list(incident_ids)
     actors = defaultdict(list)
     roles = IncidentActor.objects.filter(incident_id__in=incident_ids).select_related("actor")
-    for role in roles.order_by("pk"):
+    # A stable order, so the document is the same whichever order roles were added in.
+    for role in roles.order_by("role", "actor__slug"):
         actors[role.incident_id].append(role.actor)
     incidents = list(Incident.objects.filter(pk__in=incident_ids).select_related("location"))
     for incident in incidents:

@@ -477,7 +477,11 @@ def incident(seed, n):
             location_id=place_k,
             location=SimpleNamespace(**place(place_k)) if place_k else None,
         ),
-        [SimpleNamespace(**actor(link["actor"])) for link in links],
+        # The order refresh_search_documents uses: by role, then actor slug.
+        [
+            SimpleNamespace(**actor(link["actor"]))
+            for link in sorted(links, key=lambda link: (link["role"], actor(link["actor"])["slug"]))
+        ],
     )
     return SimpleNamespace(n=n, row=row, place=place_k, parent=parent, links=links, figures=figures)
 
