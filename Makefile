@@ -18,6 +18,11 @@ run: $(STAMP)  ## Create the database, load the seed data and serve on http://12
 	$(BIN)/python manage.py load_seeds
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
+serve: $(STAMP)  ## Production server: gunicorn on 127.0.0.1:8000 (set SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL; see docs/deployment.md)
+	DEBUG=false $(BIN)/python manage.py collectstatic --no-input -v0
+	DEBUG=false $(BIN)/python manage.py migrate --no-input
+	DEBUG=false $(BIN)/gunicorn config.wsgi --bind $${BIND:-127.0.0.1:8000} --workers $${WORKERS:-2} --access-logfile -
+
 test: $(STAMP)  ## The whole test suite, on SQLite unless DATABASE_URL says otherwise
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
