@@ -42,7 +42,9 @@ class Command(BaseCommand):
             incident_ids = [pk for (model, pk) in origins if model is Incident]
             refresh_totals(incident_ids)
             refresh_search_documents(incident_ids)
-            record_load_in_history(origins, f"load_seeds: {len(files)} fixture files from {fixtures_dir}")
+            record_load_in_history(
+                origins, f"load_seeds: {len(files)} fixture files from {fixtures_dir.name}/"
+            )
         if verbosity:
             self.stdout.write(f"Loaded {len(origins)} records from {len(files)} fixture files.")
 
