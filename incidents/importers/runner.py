@@ -14,6 +14,7 @@ from pathlib import Path
 
 from django.db import transaction
 
+from incidents.caching import invalidate
 from incidents.history import record_load_in_history
 from incidents.importers.reading import Input, InputError, where
 from incidents.importers.records import row_hash
@@ -154,6 +155,8 @@ class Import:
             if rejects:
                 rejects.close()
             self.progress.close()
+        # Bulk writes send no signals, so cached API reads are dropped here.
+        invalidate()
         if rejects and rejects.written:
             self.summary.rejects_file = str(self.rejects_path)
         self.summary.seconds = time.monotonic() - started
