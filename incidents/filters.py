@@ -1,6 +1,7 @@
 """One FilterSet per resource. Bad values give a 400 that names the parameter."""
 
 import copy
+import datetime
 import math
 
 import django_filters
@@ -44,6 +45,7 @@ def _slug_choice(model, field_name, **kwargs):
     )
 
 
+@extend_schema_field({"type": "string", "enum": ["true", "false"]})
 class StrictBooleanFilter(django_filters.ChoiceFilter):
     """`true` or `false`; anything else is a 400 rather than silently ignored."""
 
@@ -55,6 +57,23 @@ class StrictBooleanFilter(django_filters.ChoiceFilter):
         if value in ("", None):
             return qs
         return qs.filter(**{self.field_name: value == "true"})
+
+
+class UTCDateTimeField(django_filters.fields.IsoDateTimeField):
+    """A moment in UTC; one UTC cannot hold (before year 1, after 9999) is a 400, not a 500."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(datetime.UTC)
+        except OverflowError:
+            raise forms.ValidationError("Out of range.", code="invalid") from None
+
+
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCDateTimeField
 
 
 class IntegerFilter(django_filters.NumberFilter):
@@ -180,7 +199,8 @@ class IncidentFilter(django_filters.FilterSet):
         lookup_expr="in",
         label="ISO 3166-1 alpha-2 code(s), comma-separated.",
     )
-    admin1 = django_filters.CharFilter(field_name="location__admin1", lookup_expr="iexact")
+    # Bounded like the columns: SQLite refuses LIKE patterns over 50,000 characters.
+    admin1 = django_filters.CharFilter(field_name="location__admin1", lookup_expr="iexact", max_length=200)
     location = _slug_choice(Location, "location", label="Location slug.")
     geo_precision = ChoiceInFilter(
         field_name="location__geo_precision", lookup_expr="in", choices=Location.GeoPrecision.choices
@@ -226,7 +246,7 @@ class IncidentFilter(django_filters.FilterSet):
     source = _slug_choice(
         Source, "sources", method="filter_source", label="Slug of a source the incident cites."
     )
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = UTCDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label="ISO 8601 date-time; changed since then."
     )
     status = ChoiceInFilter(
@@ -354,7 +374,7 @@ _declare_incident_filters_on_claims()
 
 class ActorFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=Actor.Kind.choices)
-    country = django_filters.CharFilter(field_name="country", lookup_expr="iexact")
+    country = django_filters.CharFilter(field_name="country", lookup_expr="iexact", max_length=2)
     search = django_filters.CharFilter(method="filter_search", label="Words in name, aliases or description.")
 
     class Meta:
@@ -370,7 +390,7 @@ class ActorFilter(django_filters.FilterSet):
 
 
 class LocationFilter(django_filters.FilterSet):
-    country = django_filters.CharFilter(field_name="country_code", lookup_expr="iexact")
+    country = django_filters.CharFilter(field_name="country_code", lookup_expr="iexact", max_length=2)
     geo_precision = django_filters.ChoiceFilter(choices=Location.GeoPrecision.choices)
     search = django_filters.CharFilter(method="filter_search", label="Words in name or admin areas.")
 
@@ -388,7 +408,7 @@ class LocationFilter(django_filters.FilterSet):
 
 class SourceFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=Source.Kind.choices)
-    language = django_filters.CharFilter(field_name="language", lookup_expr="iexact")
+    language = django_filters.CharFilter(field_name="language", lookup_expr="iexact", max_length=35)
 
     class Meta:
         model = Source

@@ -8,8 +8,12 @@ pages cost what the first one does and no COUNT is run.
 import base64
 import datetime
 import json
+import math
+import re
 
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
@@ -22,7 +26,8 @@ CURSOR_PARAM = "cursor"
 
 def requested_page_size(request, default):
     raw = request.query_params.get(PAGE_SIZE_PARAM)
-    if raw is None:
+    if raw is None or raw == "":
+        # Empty counts as absent, as for every parameter.
         return default
     try:
         size = int(raw)
@@ -45,6 +50,24 @@ class PageNumberPagination(pagination.PageNumberPagination):
     def get_page_size(self, request):
         return requested_page_size(request, self.page_size)
 
+    def get_page_number(self, request, paginator):
+        # Not a whole number from 1 is a 400 naming `page`; a page past the end stays a 404.
+        raw = request.query_params.get(self.page_query_param)
+        if raw in (None, "") or raw in self.last_page_strings:
+            return super().get_page_number(request, paginator)
+        if not re.fullmatch(r"[0-9]+", raw) or not raw.lstrip("0"):
+            raise ValidationError({self.page_query_param: ["Must be a whole number from 1."]})
+        return raw
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"]["minimum"] = 1
+            elif parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=settings.API_MAX_PAGE_SIZE)
+        return parameters
+
 
 def _encode(values):
     raw = json.dumps([v.isoformat() if hasattr(v, "isoformat") else v for v in values])
@@ -54,7 +77,7 @@ def _encode(values):
 def _decode(token, count):
     try:
         values = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         values = None
     if not isinstance(values, list) or len(values) != count:
         raise ValidationError({CURSOR_PARAM: ["Invalid cursor; start again with an empty cursor."]})
@@ -99,20 +122,38 @@ class KeysetCursorPagination(pagination.BasePagination):
         return condition
 
     def _coerce(self, model, name, value):
+        """The cursor's value for one sort key, as the database can compare it, or a 400.
+
+        A cursor comes from the client, so anything may be in it: text with NUL, numbers
+        out of any column's range, dates the database cannot convert, wrong types.
+        """
+        invalid = ValidationError({CURSOR_PARAM: ["Invalid cursor; start again with an empty cursor."]})
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise invalid
+        if isinstance(value, str) and "\x00" in value:
+            raise invalid
+        if isinstance(value, float) and not math.isfinite(value):
+            raise invalid
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+            raise invalid
         try:
             field = model._meta.get_field(name)
-        except Exception:
+        except FieldDoesNotExist:
+            # An annotation (the killed sort key, the search rank): a number.
+            if isinstance(value, str):
+                raise invalid from None
             return value
         try:
             if field.get_internal_type() == "DateField":
                 return datetime.date.fromisoformat(value)
             if field.get_internal_type() == "DateTimeField":
-                return datetime.datetime.fromisoformat(value)
+                moment = datetime.datetime.fromisoformat(value)
+                if moment.tzinfo is None:
+                    moment = moment.replace(tzinfo=datetime.UTC)
+                return moment.astimezone(datetime.UTC)
             return field.to_python(value)
-        except (ValueError, TypeError) as exc:
-            raise ValidationError(
-                {CURSOR_PARAM: ["Invalid cursor; start again with an empty cursor."]}
-            ) from exc
+        except (ValueError, TypeError, OverflowError, DjangoValidationError) as exc:
+            raise invalid from exc
 
     def get_paginated_response(self, data):
         url = self.request.build_absolute_uri()

@@ -12,7 +12,16 @@ from incidents.models import OUTCOMES_WITH_TOTALS, CasualtyFigure, Incident, Inc
 
 BOUNDS = ("low", "best", "high")
 TOTAL_COLUMNS = tuple(f"{outcome}_{bound}" for outcome in OUTCOMES_WITH_TOTALS for bound in BOUNDS)
-LOCATION_FIELDS = ("slug", "name", "country_code", "admin1", "admin2", "latitude", "longitude", "geo_precision")
+LOCATION_FIELDS = (
+    "slug",
+    "name",
+    "country_code",
+    "admin1",
+    "admin2",
+    "latitude",
+    "longitude",
+    "geo_precision",
+)
 INCIDENT_COLUMNS = (
     "id",
     "slug",
@@ -159,7 +168,8 @@ def _incident(row, roles, claims, sources, children):
         "actors": roles[pk],
         "casualty_figures": claims[pk],
         "totals": {
-            outcome: {bound: row[f"{outcome}_{bound}"] for bound in BOUNDS} for outcome in OUTCOMES_WITH_TOTALS
+            outcome: {bound: row[f"{outcome}_{bound}"] for bound in BOUNDS}
+            for outcome in OUTCOMES_WITH_TOTALS
         },
         "sources": sources[pk],
         "status": row["status"],

@@ -1,8 +1,11 @@
 import copy
+from collections.abc import Mapping
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import models, transaction
+from django.http import QueryDict
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from incidents.evidence import quote_occurs_in
@@ -57,7 +60,7 @@ class SourceDetailSerializer(SourceSerializer):
 
 
 class ActorSerializer(serializers.ModelSerializer):
-    parent = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    parent = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
     class Meta:
         model = Actor
@@ -65,8 +68,8 @@ class ActorSerializer(serializers.ModelSerializer):
 
 
 class LocationSerializer(serializers.ModelSerializer):
-    latitude = serializers.FloatField(read_only=True)
-    longitude = serializers.FloatField(read_only=True)
+    latitude = serializers.FloatField(read_only=True, allow_null=True)
+    longitude = serializers.FloatField(read_only=True, allow_null=True)
 
     class Meta:
         model = Location
@@ -85,8 +88,8 @@ class LocationSerializer(serializers.ModelSerializer):
 class ClaimSerializer(serializers.ModelSerializer):
     """A casualty figure as embedded in its incident."""
 
-    actor = ActorRefSerializer(read_only=True)
-    claimed_by = ActorRefSerializer(read_only=True)
+    actor = ActorRefSerializer(read_only=True, allow_null=True)
+    claimed_by = ActorRefSerializer(read_only=True, allow_null=True)
     source = SourceRefSerializer(read_only=True)
 
     class Meta:
@@ -121,7 +124,7 @@ class CasualtyFigureSerializer(ClaimSerializer):
 
 class IncidentActorSerializer(serializers.ModelSerializer):
     actor = ActorRefSerializer(read_only=True)
-    claimed_by = ActorRefSerializer(read_only=True)
+    claimed_by = ActorRefSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = IncidentActor
@@ -144,8 +147,8 @@ class TotalsSerializer(serializers.Serializer):
 class IncidentSerializer(serializers.ModelSerializer):
     """The one incident shape, used by the list and the detail alike."""
 
-    location = LocationSerializer(read_only=True)
-    parent = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    location = LocationSerializer(read_only=True, allow_null=True)
+    parent = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     children = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     actors = IncidentActorSerializer(source="incident_actors", many=True, read_only=True)
     casualty_figures = ClaimSerializer(many=True, read_only=True)
@@ -194,7 +197,51 @@ def _as_drf_error(error):
     return {"non_field_errors": error.messages}
 
 
-class ModelRulesMixin:
+def json_type_error(field, value):
+    """Why a JSON value has the wrong type for this field, or None.
+
+    DRF converts quietly: 12 into the text "12", "12" and 12.0 into the number 12, "yes"
+    and 1 into true, an object into the list of its keys. A JSON body must give each
+    field its own type instead, so a client's mix-up is a 400 naming the field.
+    """
+    if value is None:
+        return None  # allow_null decides
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else "Must be true or false."
+    if isinstance(field, serializers.IntegerField):
+        return None if isinstance(value, int) and not isinstance(value, bool) else "Must be a whole number."
+    if isinstance(field, serializers.DecimalField):
+        number = isinstance(value, (int, float, str)) and not isinstance(value, bool)
+        return None if number else "Must be a number."
+    if isinstance(field, (serializers.CharField, serializers.RelatedField)):
+        return None if isinstance(value, str) else "Must be a string."
+    if isinstance(field, serializers.ManyRelatedField):
+        if not isinstance(value, list):
+            return "Must be a list of slugs."
+        return None if all(isinstance(item, str) for item in value) else "Must be a list of slugs."
+    strings = isinstance(field, serializers.ListField) and isinstance(field.child, serializers.CharField)
+    if strings and isinstance(value, list) and not all(isinstance(item, str) for item in value):
+        return "Must be a list of strings."
+    return None
+
+
+class StrictJSONTypesMixin:
+    """In a JSON body every field has its JSON type (see json_type_error); forms send text only."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping) and not isinstance(data, QueryDict):
+            errors = {}
+            for name, field in self.fields.items():
+                if not field.read_only and name in data:
+                    message = json_type_error(field, data[name])
+                    if message:
+                        errors[name] = [message]
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+class ModelRulesMixin(StrictJSONTypesMixin):
     """Validate attrs as the admin does: full_clean on the instance they would produce."""
 
     nested_fields = ()
@@ -223,8 +270,57 @@ class ModelRulesMixin:
         return []
 
 
+def unstorable_text(value):
+    """Why PostgreSQL cannot take this text (NUL, or half a surrogate pair), or None."""
+    if "\x00" in value:
+        return "NUL characters are not allowed."
+    if any("\ud800" <= char <= "\udfff" for char in value):
+        return "Surrogate characters are not allowed."
+    return None
+
+
+class SlugField(serializers.SlugRelatedField):
+    """A record named by its slug; text the database cannot compare is refused before the lookup."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and unstorable_text(data):
+            raise serializers.ValidationError(unstorable_text(data))
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "string", "description": "A slug; null or an empty string for none."})
+class OptionalSlugField(SlugField):
+    """DRF takes an empty string for null in a relation (an HTML form's empty choice)."""
+
+
 def _slug_field(model, **kwargs):
-    return serializers.SlugRelatedField(slug_field="slug", queryset=model.objects.all(), **kwargs)
+    field_class = OptionalSlugField if kwargs.get("allow_null") else SlugField
+    return field_class(slug_field="slug", queryset=model.objects.all(), **kwargs)
+
+
+class JSONObjectField(serializers.DictField):
+    """A JSON object stored as is, that the database and the JSON encoder can take.
+
+    No NUL or lone surrogates anywhere in it (PostgreSQL's jsonb refuses them), and at
+    most MAX_DEPTH levels, so that writing and reading it never reaches the recursion limit.
+    """
+
+    MAX_DEPTH = 10
+
+    def to_internal_value(self, data):
+        data = super().to_internal_value(data)
+        stack = [(data, 1)]
+        while stack:  # iteratively: a deep object must not hit the recursion limit here
+            value, depth = stack.pop()
+            if depth > self.MAX_DEPTH:
+                raise serializers.ValidationError(f"Nested more than {self.MAX_DEPTH} levels deep.")
+            if isinstance(value, dict):
+                stack.extend((item, depth + 1) for item in [*value.keys(), *value.values()])
+            elif isinstance(value, list):
+                stack.extend((item, depth + 1) for item in value)
+            elif isinstance(value, str) and unstorable_text(value):
+                raise serializers.ValidationError(unstorable_text(value))
+        return data
 
 
 class SourceWriteSerializer(ModelRulesMixin, serializers.ModelSerializer):
@@ -238,14 +334,24 @@ class ActorWriteSerializer(ModelRulesMixin, serializers.ModelSerializer):
     aliases = serializers.ListField(
         child=serializers.CharField(max_length=300), max_length=100, required=False, default=list
     )
-    external_ids = serializers.DictField(required=False, default=dict)
+    external_ids = JSONObjectField(required=False, default=dict)
 
     class Meta:
         model = Actor
         fields = ActorSerializer.Meta.fields
 
 
+@extend_schema_field({"oneOf": [{"type": "number"}, {"type": "string", "format": "decimal"}]})
+class CoordinateField(serializers.DecimalField):
+    """Degrees as a JSON number or a decimal string; answered as a string, like any decimal."""
+
+
 class LocationWriteSerializer(ModelRulesMixin, serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DecimalField: CoordinateField,
+    }
+
     class Meta:
         model = Location
         fields = (*LocationSerializer.Meta.fields, "notes")
@@ -260,6 +366,10 @@ def check_quote_in_source(attrs, instance=None):
         )
 
 
+# PostgreSQL's integer; SQLite would store more, and a fixture must load into either.
+MAX_COUNT = 2_147_483_647
+
+
 class NestedClaimSerializer(ModelRulesMixin, serializers.ModelSerializer):
     """A casualty figure written inside its incident."""
 
@@ -269,6 +379,7 @@ class NestedClaimSerializer(ModelRulesMixin, serializers.ModelSerializer):
 
     class Meta:
         model = CasualtyFigure
+        extra_kwargs = {bound: {"max_value": MAX_COUNT} for bound in ("low", "best", "high")}
         fields = (
             "outcome",
             "group",
@@ -308,7 +419,7 @@ class CasualtyFigureWriteSerializer(NestedClaimSerializer):
         return CasualtyFigureSerializer(instance, context=self.context).data
 
 
-class NestedRoleSerializer(serializers.ModelSerializer):
+class NestedRoleSerializer(StrictJSONTypesMixin, serializers.ModelSerializer):
     actor = _slug_field(Actor)
     claimed_by = _slug_field(Actor, required=False, allow_null=True)
 

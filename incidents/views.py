@@ -1,16 +1,26 @@
 import hashlib
 import json
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, permissions, viewsets
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+    extend_schema_view,
+)
+from rest_framework import generics, parsers, permissions, viewsets
 from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, ParseError, ValidationError
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
@@ -31,6 +41,27 @@ from incidents.pagination import IncidentPagination
 from incidents.search import refresh_search_documents
 from incidents.stats import GROUP_BY_KEYS, OUTCOMES, casualty_stats
 from incidents.totals import refresh_totals
+
+
+class SafeJSONParser(parsers.JSONParser):
+    """JSON nested past Python's recursion limit is a 400 like any other malformed body, not a 500."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - nested too deeply.") from None
+
+
+def reject_nul_characters(query_params):
+    """PostgreSQL cannot store or compare text with NUL; a NUL in any parameter is a 400."""
+    errors = {
+        name: ["NUL characters are not allowed."]
+        for name, values in query_params.lists()
+        if "\x00" in name or any("\x00" in value for value in values)
+    }
+    if errors:
+        raise ValidationError(errors)
 
 
 class Conflict(APIException):
@@ -67,6 +98,117 @@ class HistoryEntrySerializer(drf_serializers.Serializer):
     by = drf_serializers.CharField(allow_null=True)
     reason = drf_serializers.CharField(allow_blank=True)
     changes = HistoryChangeSerializer(many=True)
+
+
+class ErrorSerializer(drf_serializers.Serializer):
+    detail = drf_serializers.CharField()
+
+
+class GoneSerializer(drf_serializers.Serializer):
+    detail = drf_serializers.CharField()
+    deleted_at = drf_serializers.DateTimeField()
+    merged_into = drf_serializers.URLField(allow_null=True)
+
+
+# Validation errors name each bad parameter or field: {"name": ["message", ...]}, nested
+# like the request for nested writes ({"casualty_figures": {"0": {"quote": [...]}}}).
+FIELD_ERRORS = {
+    "type": "object",
+    "additionalProperties": {},
+    "description": "Each key is a parameter or field at fault (or non_field_errors, or detail).",
+}
+
+
+class ApiSchema(AutoSchema):
+    """Documents the error answers each operation can give, next to its success.
+
+    400: a bad parameter or body (and a body or query string over Django's limits);
+    401: a token that is not valid; 403: a write without the permission (or CSRF token);
+    404: an unknown record, page or ?format=; 406: an Accept header no renderer meets;
+    409: a workflow step or deletion the record's state refuses; 410: a deleted incident;
+    412: a stale If-Match; 413: a body over Django's size limit;
+    415: a body in a media type the API does not parse;
+    429: throttled; 503: the database is down.
+    """
+
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        # An empty value counts as if the parameter were absent (docs/api.md, General rules).
+        for parameter in (operation or {}).get("parameters", []):
+            if parameter.get("in") == "query" and not parameter.get("required"):
+                parameter["allowEmptyValue"] = True
+        return operation
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        for code, response in self._error_responses().items():
+            responses.setdefault(
+                str(code), self._get_response_for_code(response, str(code), ["application/json"])
+            )
+        return responses
+
+    def _error_responses(self):
+        detail = ErrorSerializer
+        errors = {
+            400: OpenApiResponse(FIELD_ERRORS, description="Bad parameters or body."),
+            401: OpenApiResponse(detail, description="The token is not valid."),
+            404: OpenApiResponse(detail, description="No such record, page or format."),
+            406: OpenApiResponse(detail, description="No renderer meets the Accept header."),
+            429: OpenApiResponse(detail, description="Throttled; Retry-After says when to try again."),
+            503: OpenApiResponse(detail, description="The database is unavailable; try again shortly."),
+        }
+        writes = self.method not in ("GET", "HEAD", "OPTIONS")
+        action = getattr(self.view, "action", None)
+        if writes:
+            errors[403] = OpenApiResponse(detail, description="No permission for this write.")
+            if self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer() is not None:
+                errors[413] = OpenApiResponse(detail, description="A body over DATA_UPLOAD_MAX_MEMORY_SIZE.")
+                errors[415] = OpenApiResponse(detail, description="A body in an unsupported media type.")
+        protected = self.method == "DELETE" and not isinstance(self.view, CasualtyFigureViewSet)
+        if protected or action in TRANSITIONS or action == "merge":
+            errors[409] = OpenApiResponse(FIELD_ERRORS, description="The record's state refuses this.")
+        if isinstance(self.view, ETagMixin) and (
+            self.method in ("PUT", "PATCH", "DELETE") or action in TRANSITIONS
+        ):
+            errors[412] = OpenApiResponse(detail, description="If-Match does not match the current ETag.")
+        if isinstance(self.view, IncidentViewSet) and "{slug}" in self.path:
+            errors[410] = OpenApiResponse(GoneSerializer, description="This incident was deleted.")
+        return errors
+
+    def map_renderers(self, attribute):
+        # Only the incident list answers in the export formats; elsewhere they give JSON.
+        values = super().map_renderers(attribute)
+        if attribute == "media_type" and getattr(self.view, "action", None) != "list":
+            exports = {renderer.media_type for renderer in EXPORT_RENDERERS}
+            values = [value for value in values if value not in exports]
+        return values
+
+    def get_filter_backends(self):
+        # The stats view is no list, but it takes every incident filter.
+        if isinstance(self.view, CasualtyStatsView):
+            return self.view.filter_backends
+        return super().get_filter_backends()
+
+
+TRANSITIONS = ("review", "publish", "retract", "reopen")
+
+
+# What a slug can be (models.SlugField); anything else in the URL is a 404 without a lookup,
+# so text the database cannot compare (a NUL byte) never reaches it.
+SLUG_PATTERN = "[-a-zA-Z0-9_]+"
+
+
+class ApiViewMixin:
+    """What every API view shares: the schema with its errors, safe parsers, no NUL bytes."""
+
+    schema = ApiSchema()
+    parser_classes = [SafeJSONParser, parsers.FormParser, parsers.MultiPartParser]
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        reject_nul_characters(request.query_params)
 
 
 def can_edit_incidents(user):
@@ -143,6 +285,12 @@ class Gone(APIException):
 def api_exception_handler(exc, context):
     if isinstance(exc, Gone):
         return Response(exc.body, status=exc.status_code)
+    # Django's own limits on a request, met while DRF reads it: JSON answers, in DEBUG too.
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response({"detail": f"The request body is larger than {limit} bytes."}, status=413)
+    if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        return Response({"detail": str(exc)}, status=400)
     return exception_handler(exc, context)
 
 
@@ -157,16 +305,51 @@ class WriteSerializerMixin:
         return super().get_serializer_class()
 
 
-class ReasonSerializer(drf_serializers.Serializer):
+class ReasonSerializer(serializers.StrictJSONTypesMixin, drf_serializers.Serializer):
     reason = drf_serializers.CharField(max_length=5000)
 
 
-class MergeSerializer(drf_serializers.Serializer):
-    into = drf_serializers.SlugRelatedField(slug_field="slug", queryset=Incident.objects.all())
+class MergeSerializer(serializers.StrictJSONTypesMixin, drf_serializers.Serializer):
+    into = serializers.SlugField(slug_field="slug", queryset=Incident.objects.all())
     reason = drf_serializers.CharField(max_length=5000, required=False, allow_blank=True)
 
 
-class IncidentViewSet(ETagMixin, WriteSerializerMixin, viewsets.ModelViewSet):
+def _answers_with(read_serializer):
+    """Writes take the write shape and answer with the read shape (the write serializers say so)."""
+    return {
+        action: extend_schema(responses=read_serializer) for action in ("create", "update", "partial_update")
+    }
+
+
+@extend_schema_serializer(many=False)
+class GeoJSONExportSerializer(drf_serializers.Serializer):
+    type = drf_serializers.CharField(help_text='Always "FeatureCollection".')
+    features = drf_serializers.ListField(child=drf_serializers.DictField())
+    metadata = drf_serializers.DictField(
+        help_text="How many incidents are in it and how many lack coordinates."
+    )
+
+
+@extend_schema_view(
+    # The exports are streamed documents, not pages.
+    list=extend_schema(
+        responses={
+            (200, "application/json"): serializers.IncidentSerializer(many=True),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="Incidents, one a row."),
+            (200, "application/vnd.incidents.claims+csv"): OpenApiResponse(
+                OpenApiTypes.STR, description="Casualty claims, one a row."
+            ),
+            (200, "application/geo+json"): OpenApiResponse(
+                GeoJSONExportSerializer, description="Incidents with coordinates, as points."
+            ),
+            (200, "application/x-ndjson"): OpenApiResponse(
+                OpenApiTypes.STR, description="One incident (the JSON shape) a line."
+            ),
+        }
+    ),
+    **_answers_with(serializers.IncidentSerializer),
+)
+class IncidentViewSet(ApiViewMixin, ETagMixin, WriteSerializerMixin, viewsets.ModelViewSet):
     """Incidents, newest first, each with its place, actors, claims, totals and sources."""
 
     serializer_class = serializers.IncidentSerializer
@@ -177,6 +360,7 @@ class IncidentViewSet(ETagMixin, WriteSerializerMixin, viewsets.ModelViewSet):
     # JSON stays first, so it is what a client gets unless it asks for an export format.
     renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, *EXPORT_RENDERERS]
     lookup_field = "slug"
+    lookup_value_regex = SLUG_PATTERN
 
     def get_queryset(self):
         # The history needs the incident alone, not everything its shape embeds.
@@ -333,13 +517,24 @@ class IncidentViewSet(ETagMixin, WriteSerializerMixin, viewsets.ModelViewSet):
         return Response(HistoryEntrySerializer(incident_history(incident.pk), many=True).data)
 
 
-class CasualtyFigureViewSet(ETagMixin, WriteSerializerMixin, viewsets.ModelViewSet):
+CLAIM_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The claim's id.")
+
+
+@extend_schema_view(
+    create=extend_schema(responses=serializers.CasualtyFigureSerializer),
+    update=extend_schema(responses=serializers.CasualtyFigureSerializer, parameters=[CLAIM_ID]),
+    partial_update=extend_schema(responses=serializers.CasualtyFigureSerializer, parameters=[CLAIM_ID]),
+    retrieve=extend_schema(parameters=[CLAIM_ID]),
+    destroy=extend_schema(parameters=[CLAIM_ID]),
+)
+class CasualtyFigureViewSet(ApiViewMixin, ETagMixin, WriteSerializerMixin, viewsets.ModelViewSet):
     """Casualty claims: who says how many were killed, wounded, detained or went missing."""
 
     serializer_class = serializers.CasualtyFigureSerializer
     read_serializer_class = serializers.CasualtyFigureSerializer
     write_serializer_class = serializers.CasualtyFigureWriteSerializer
     filterset_class = filters.CasualtyFigureFilter
+    lookup_value_regex = "[0-9]+"
 
     def get_queryset(self):
         queryset = CasualtyFigure.objects.select_related("incident", "actor", "claimed_by", "source")
@@ -367,12 +562,13 @@ class CasualtyFigureViewSet(ETagMixin, WriteSerializerMixin, viewsets.ModelViewS
         refresh_totals(set(incident_ids))
 
 
-class ActorViewSet(ETagMixin, WriteSerializerMixin, viewsets.ModelViewSet):
+class ActorViewSet(ApiViewMixin, ETagMixin, WriteSerializerMixin, viewsets.ModelViewSet):
     serializer_class = serializers.ActorSerializer
     read_serializer_class = serializers.ActorSerializer
     write_serializer_class = serializers.ActorWriteSerializer
     filterset_class = filters.ActorFilter
     lookup_field = "slug"
+    lookup_value_regex = SLUG_PATTERN
 
     def get_queryset(self):
         return Actor.objects.select_related("parent").order_by("name", "id")
@@ -390,12 +586,13 @@ class ActorViewSet(ETagMixin, WriteSerializerMixin, viewsets.ModelViewSet):
             ) from error
 
 
-class LocationViewSet(ETagMixin, WriteSerializerMixin, viewsets.ModelViewSet):
+class LocationViewSet(ApiViewMixin, ETagMixin, WriteSerializerMixin, viewsets.ModelViewSet):
     serializer_class = serializers.LocationSerializer
     read_serializer_class = serializers.LocationSerializer
     write_serializer_class = serializers.LocationWriteSerializer
     filterset_class = filters.LocationFilter
     lookup_field = "slug"
+    lookup_value_regex = SLUG_PATTERN
 
     def get_queryset(self):
         return Location.objects.order_by("country_code", "admin1", "name", "id")
@@ -411,12 +608,13 @@ class LocationViewSet(ETagMixin, WriteSerializerMixin, viewsets.ModelViewSet):
             raise Conflict({"detail": "This location is still the place of incidents."}) from error
 
 
-class SourceViewSet(ETagMixin, WriteSerializerMixin, viewsets.ModelViewSet):
+class SourceViewSet(ApiViewMixin, ETagMixin, WriteSerializerMixin, viewsets.ModelViewSet):
     serializer_class = serializers.SourceSerializer
     filterset_class = filters.SourceFilter
     read_serializer_class = serializers.SourceDetailSerializer
     write_serializer_class = serializers.SourceWriteSerializer
     lookup_field = "slug"
+    lookup_value_regex = SLUG_PATTERN
 
     def get_queryset(self):
         queryset = Source.objects.order_by("-published_on", "slug")
@@ -462,7 +660,7 @@ class StatsSerializer(drf_serializers.Serializer):
     ],
     responses=StatsSerializer,
 )
-class CasualtyStatsView(generics.GenericAPIView):
+class CasualtyStatsView(ApiViewMixin, generics.GenericAPIView):
     """Incidents and their casualty totals (low, best, high) summed per key, for any incident filter."""
 
     filterset_class = filters.IncidentFilter
