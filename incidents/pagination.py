@@ -107,7 +107,7 @@ class KeysetCursorPagination(pagination.BasePagination):
         return rows
 
     def _value(self, row, name):
-        return getattr(row, name)
+        return row[name] if isinstance(row, dict) else getattr(row, name)
 
     def _after(self, values, queryset):
         """Rows strictly after the cursor in the ordering: (a, b, c) > (x, y, z), spelled out."""

@@ -65,8 +65,10 @@ def _ref(row, prefix, fields):
 
 
 def incident_rows(queryset):
-    """The page's incident rows: pass the filtered, ordered (and sliced) queryset."""
-    return queryset.values(*INCIDENT_COLUMNS)
+    """The incident rows of a filtered, ordered queryset, with any ordering annotation
+    (such as a search rank), which cursor pages need."""
+    plain = queryset.select_related(None).prefetch_related(None)
+    return plain.values(*INCIDENT_COLUMNS, *plain.query.annotation_select)
 
 
 def represent(rows):
