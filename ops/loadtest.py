@@ -167,6 +167,7 @@ class Load:
         self.writes = {}  # slug -> status
         self.lock = threading.Lock()
         self.started = None
+        self.run_id = int(time.time())  # slugs stay unique across runs on the same database
 
     def client(self, number):
         rng = random.Random(number)
@@ -174,7 +175,7 @@ class Load:
         while (now := time.monotonic() - self.started) < self.seconds:
             if rng.random() < 0.05:
                 sequence += 1
-                slug = f"load-{number}-{sequence}"
+                slug = f"load-{self.run_id}-{number}-{sequence}"
                 status, latency = request("/api/v1/incidents/", write_payload(slug), self.token)
                 with self.lock:
                     self.writes[slug] = status
