@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run serve test lint format migrations-check reload-fixtures ci clean
+.PHONY: run serve test bench lint format migrations-check reload-fixtures ci clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (set PYTHON=...)"; exit 1; }
@@ -25,6 +25,11 @@ serve: $(STAMP)  ## Production server: gunicorn on 127.0.0.1:8000 (set SECRET_KE
 
 test: $(STAMP)  ## The whole test suite, on SQLite unless DATABASE_URL says otherwise
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)  ## Benchmarks against a raw floor and Datasette (docs/benchmarks.md); BENCH_ARGS=--quick for a short run
+	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
+	command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
