@@ -178,6 +178,8 @@ SEEDS_DIR = BASE_DIR / "seeds"
 FIXTURES_DIR = BASE_DIR / "fixtures"
 
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 500)
+# The most incidents one export streams; larger sets are taken in filtered parts.
+EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 2_000_000)
 
 # Caches back the throttles (and nothing else yet). Per process unless REDIS_URL is set,
 # which every production deployment with more than one process should do.

@@ -377,7 +377,8 @@ class IncidentViewSet(ApiViewMixin, ETagMixin, WriteSerializerMixin, viewsets.Mo
         # Exports take the whole filtered set in one streamed response, without pages.
         queryset = self.filter_queryset(self.get_queryset())
         if request.accepted_renderer.format in STREAMING_FORMATS:
-            return stream_export(queryset, request.accepted_renderer.format)
+            # A bound on one download; past it, narrow the export with filters.
+            return stream_export(queryset[: settings.EXPORT_MAX_ROWS], request.accepted_renderer.format)
         # Pages are built from plain rows (incidents.rows): the same JSON as the
         # serializer, without a model instance per incident, role and claim.
         page = self.paginate_queryset(incident_rows(queryset))

@@ -399,18 +399,13 @@ def duplicate_first(**fields):
     return records(lambda data: data.append({**data[0], "fields": {**data[0]["fields"], **fields}}))
 
 
-DUPLICATE_GAP = (
-    "load_seeds does not check natural keys for duplicates: loaded again over the same data, "
-    "both records resolve to the existing row and the last one silently wins."
-)
-
 # fmt: off
 ROWS += [
     damaged("04_incidents.json", "04_incidents.json cut short", "Broken JSON.", "04_incidents.json", lambda text: text[:-200]),
     damaged("03_actors.json", '"model": "incidents.warlord"', "Unknown model.", "03_actors.json", set_model(0, "incidents.warlord")),
     damaged("06_casualty_figures.json, record 1", '"source": ["no-such-source"]', "Dangling reference.", "06_casualty_figures.json", set_fields(0, source=["no-such-source"])),
     damaged("05_incident_actors.json", '"actor": ["no-such-actor"]', "Dangling reference in a natural key.", "05_incident_actors.json", set_fields(0, actor=["no-such-actor"])),
-    damaged("02_locations.json", "a second record with the slug kg", "Duplicate natural key. A known gap (above): expected to fail.", "02_locations.json", duplicate_first(name="Kyrgyzstan, again"), xfail=DUPLICATE_GAP),
+    damaged("02_locations.json", "a second record with the slug kg", "Duplicate natural key: refused, naming both records.", "02_locations.json", duplicate_first(name="Kyrgyzstan, again")),
     damaged("06_casualty_figures.json, record 1", '"low": 20, "best": 10', "low > best: the database refuses it.", "06_casualty_figures.json", set_fields(0, low=20, best=10)),
     damaged("06_casualty_figures.json, record 1", '"quote": "…not in the source"', "A quote that is not in its source.", "06_casualty_figures.json", set_fields(0, quote="a quote that is not in the source")),
 ]

@@ -90,3 +90,16 @@ class SettingsTests(TestCase):
             }
         )
         self.assertEqual(result.returncode, 0, result.stderr + result.stdout)
+
+
+class ExportCapTests(TestCase):
+    def test_an_export_stops_at_the_configured_number_of_incidents(self):
+        from django.test import override_settings
+
+        from tests.factories import make_incident
+
+        for _ in range(5):
+            make_incident()
+        with override_settings(EXPORT_MAX_ROWS=3):
+            body = b"".join(self.client.get(reverse("incident-list"), {"format": "ndjson"}).streaming_content)
+        self.assertEqual(len(body.splitlines()), 3)

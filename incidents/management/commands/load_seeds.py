@@ -36,7 +36,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             origins = {}
             for path in files:
-                origins.update(self._load_file(path))
+                origins.update(self._load_file(path, origins))
             self._fill_source_texts(origins, seeds_dir)
             self._check_quotes(origins)
             incident_ids = [pk for (model, pk) in origins if model is Incident]
@@ -48,7 +48,7 @@ class Command(BaseCommand):
         if verbosity:
             self.stdout.write(f"Loaded {len(origins)} records from {len(files)} fixture files.")
 
-    def _load_file(self, path):
+    def _load_file(self, path, loaded):
         """Save every record of one fixture file; return {(model, pk): 'file, record N'}."""
         origins = {}
         try:
@@ -68,7 +68,13 @@ class Command(BaseCommand):
                 raise CommandError(f"{where}: the database refused it: {exc}") from exc
             if record.deferred_fields:
                 deferred.append((where, record))
-            origins[(type(record.object), record.object.pk)] = where
+            key = (type(record.object), record.object.pk)
+            if key in origins or key in loaded:
+                # Two records with one natural key: the second would silently overwrite the first.
+                raise CommandError(
+                    f"{where}: the same record as {origins.get(key) or loaded[key]} (duplicate natural key)."
+                )
+            origins[key] = where
         for where, record in deferred:
             try:
                 record.save_deferred_fields()
