@@ -5,7 +5,7 @@ import time
 
 import psycopg
 
-from bench import config
+from bench import config, tiers
 from bench.servers import RSSSampler
 
 TS = "to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
@@ -100,7 +100,16 @@ def run_exports(server, count, formats, timeout_s, log):
             conn.close()
         baseline = max((p.memory_info().rss for p in server.workers()), default=0)
         log(f"export {fmt}: streaming the whole set (baseline worker RSS {baseline / 2**20:.0f} MB)")
-        result = stream(server, f"/api/v1/incidents/?format={fmt}", 1 if fmt == "csv" else 0, timeout_s)
+        path = f"/api/v1/incidents/?format={fmt}"
+        try:
+            result = stream(server, path, 1 if fmt == "csv" else 0, timeout_s)
+        except (http.client.HTTPException, OSError) as error:
+            # A broken stream (the database restarted under it, say): once more, on fresh workers.
+            log(f"export {fmt}: the stream broke ({error!r}); retrying once")
+            tiers.wait_for_postgres()
+            server.restart()
+            result = stream(server, path, 1 if fmt == "csv" else 0, timeout_s)
+            result["retried_after"] = repr(error)
         result["baseline_worker_rss_mb"] = round(baseline / 2**20, 1)
         log(
             f"export {fmt}: {result['rows']} rows in {result['seconds']} s = {result['rows_per_s']} rows/s, "

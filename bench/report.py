@@ -221,6 +221,8 @@ def markdown(results):
                 f"| COPY (same columns) TO STDOUT | {c['rows']:,} | {c['seconds']} | {c['rows_per_s']:,} | 100% | – | – | 1 |"
             )
         lines.append("")
+    for key, error in results.get("failed_tiers", {}).items():
+        lines += [f"### {key}: failed", "", f"The tier did not complete: `{error}`.", ""]
     lines += ["### Targets", "", "| Target | Scope | Measured | Verdict |", "|---|---|---|---|"]
     for t in results["targets"]:
         note = f" ({t['note']})" if t["note"] else ""

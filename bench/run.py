@@ -323,6 +323,16 @@ def measure(servers, name, spec, args, tier_key):
             load_before = os.getloadavg()[0]
             with RSSSampler(server) as sampler:
                 result = load.wrk(server.base, spec[target], duration=args.duration, run_id=run_id, **kwargs)
+            if result["errors"]:
+                # Failed requests (a database restarted by someone else, say): the round once more.
+                log(f"  {name} {target}: {result['errors']} failed requests; running the round again")
+                tiers.wait_for_postgres()
+                first = result["error_detail"]
+                with RSSSampler(server) as sampler:
+                    result = load.wrk(
+                        server.base, spec[target], duration=args.duration, run_id=run_id + "r", **kwargs
+                    )
+                result["rerun_after_errors"] = first
             result["peak_rss_mb"] = round(sampler.peak_total / 2**20, 1)
             result["loadavg_before"] = round(load_before, 2)
             rounds[target].append(result)
@@ -574,23 +584,38 @@ def main(argv=None):
         },
         "tiers": {},
     }
-    for count in counts:
-        results["tiers"][config.tier_name(count)] = run_tier(count, args)
-    results["elapsed_s"] = round(time.time() - started, 1)
-    results["targets"] = report.evaluate(results)
     output = os.path.abspath(
         args.output or config.RESULTS_DIR / ("quick.json" if args.quick else "latest.json")
     )
-    with open(output, "w") as f:
-        json.dump(results, f, indent=2, default=str)
-    markdown = report.markdown(results)
-    with open(os.path.splitext(output)[0] + ".md", "w") as f:
-        f.write(markdown)
+
+    def save():
+        results["elapsed_s"] = round(time.time() - started, 1)
+        results["targets"] = report.evaluate(results)
+        with open(output, "w") as f:
+            json.dump(results, f, indent=2, default=str)
+        markdown = report.markdown(results)
+        with open(os.path.splitext(output)[0] + ".md", "w") as f:
+            f.write(markdown)
+        return markdown
+
+    failed = False
+    for count in counts:
+        key = config.tier_name(count)
+        try:
+            results["tiers"][key] = run_tier(count, args)
+        except Exception as error:  # recorded; the next tier still runs
+            failed = True
+            log(f"tier {key} failed: {error!r}")
+            results.setdefault("failed_tiers", {})[key] = repr(error)
+        save()  # after every tier, so a later failure loses nothing
+    markdown = save()
     if args.update_docs:
         report.update_docs(markdown)
     print()
     print(markdown)
     log(f"done in {results['elapsed_s']} s; {output}")
+    if failed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -67,17 +67,37 @@ def manage(count, *args, capture=True):
     )
 
 
-def django_side(count, command, payload=None):
-    result = subprocess.run(
-        [config.PYTHON, "-m", "bench.django_side", command],
-        cwd=config.CODE_DIR,
-        env=config.django_env(count),
-        input=json.dumps(payload) if payload is not None else None,
-        check=True,
-        text=True,
-        capture_output=True,
-    )
-    return json.loads(result.stdout)
+def wait_for_postgres(timeout=120):
+    """Wait until PostgreSQL accepts connections (it may be restarted by something else)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with _admin_conn() as conn:
+                conn.execute("SELECT 1")
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+
+
+def django_side(count, command, payload=None, attempts=2):
+    for attempt in range(attempts):
+        result = subprocess.run(
+            [config.PYTHON, "-m", "bench.django_side", command],
+            cwd=config.CODE_DIR,
+            env=config.django_env(count),
+            input=json.dumps(payload) if payload is not None else None,
+            text=True,
+            capture_output=True,
+        )
+        if result.returncode == 0:
+            return json.loads(result.stdout)
+        last = result.stderr.strip().splitlines()[-1:] or ["(no output)"]
+        _log(f"django_side {command} failed: {last[0]}")
+        if attempt + 1 < attempts:
+            wait_for_postgres()
+    raise RuntimeError(f"bench.django_side {command} failed: {result.stderr[-2000:]}")
 
 
 GENERATED = re.compile(r"Generated (\d+) incidents .*?: (\d+) rows in ([\d.]+) s, ([\d,]+) rows/s")
