@@ -137,6 +137,14 @@ def _mark(met):
     return {True: "met", False: "**not met**", None: "not judged"}[met]
 
 
+def _busy(tier):
+    values = [w.get("busy_cores_before") for w in tier.get("workloads", {}).values()]
+    values = [v for v in values if v is not None]
+    if not values:
+        return "?"
+    return f"{min(values)}–{max(values)}"
+
+
 def markdown(results):
     m = results["machine"]
     s = results["settings"]
@@ -151,6 +159,9 @@ def markdown(results):
         "Peak RSS is the whole process tree (master + workers).",
         "",
     ]
+    codes = {tier.get("run", {}).get("code_sha256") for tier in results["tiers"].values()}
+    if len(codes) > 1:
+        lines += ["**The tiers below were measured on different code** (see each tier's code hash).", ""]
     for key, tier in results["tiers"].items():
         db = tier["db"]
         gen = db.get("generation", {})
@@ -160,7 +171,9 @@ def markdown(results):
             "",
             f"Database {db['db']} {built}; generation {gen.get('rows', 0):,} rows in {gen.get('seconds')} s = "
             f"**{gen.get('rows_per_s', 0):,} rows/s** (COPY). SQLite copy: {tier['sqlite'].get('rows', 0):,} rows, "
-            f"{tier['sqlite'].get('bytes', 0) / 1e6:.0f} MB.",
+            f"{tier['sqlite'].get('bytes', 0) / 1e6:.0f} MB. Measured {tier.get('run', {}).get('at', '?')} "
+            f"on code {tier.get('run', {}).get('code_sha256', '?')}; other work kept "
+            f"{_busy(tier)} cores busy before the workloads.",
             "",
             "| Workload | Django req/s | p50 ms | p99 ms | Floor req/s | Django/floor | Datasette req/s | Django/Datasette | Queries/req | Django in-process ms | Peak RSS MB Django / floor / Datasette |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
@@ -204,8 +217,17 @@ def markdown(results):
                 )
         if tier.get("exports"):
             e = tier["exports"]
+            earlier = tier.get("exports_from")
             lines += [
                 "",
+                *(
+                    [
+                        f"Exports measured in an earlier run ({earlier.get('at')}, code {earlier.get('code_sha256', '?')}).",
+                        "",
+                    ]
+                    if earlier
+                    else []
+                ),
                 "| Export (whole published set) | Rows | Seconds | Rows/s | Share of COPY | First byte s | Peak worker RSS MB (idle) | Queries |",
                 "|---|---:|---:|---:|---:|---:|---:|---:|",
             ]

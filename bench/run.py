@@ -294,21 +294,43 @@ def _median(values):
     return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
 
+def busy_cores(seconds=2.0):
+    """CPU cores busy over `seconds`, from /proc/stat (while the servers under test sit idle:
+    the work of everything else on the machine)."""
+
+    def sample():
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:9]]
+        return sum(values), values[3] + values[4]  # total, idle + iowait
+
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    if total1 == total0:
+        return 0.0
+    return round((1 - (idle1 - idle0) / (total1 - total0)) * (os.cpu_count() or 1), 2)
+
+
 def wait_quiet(args):
-    """Wait (up to --quiet-wait s) for the 1-minute load average to drop below --quiet-load."""
+    """Before a workload: how busy the rest of the machine is; wait (up to --quiet-wait s) for
+    it to fall below --quiet-cores. Returns the last measurement."""
+    busy = busy_cores()
     if not args.quiet_wait:
-        return
+        return busy
     deadline = time.monotonic() + args.quiet_wait
-    if os.getloadavg()[0] >= args.quiet_load:
-        log(f"load average {os.getloadavg()[0]:.1f}: waiting for it to fall below {args.quiet_load}")
-    while os.getloadavg()[0] >= args.quiet_load and time.monotonic() < deadline:
-        time.sleep(5)
+    if busy >= args.quiet_cores:
+        log(
+            f"other work keeps {busy} cores busy: waiting up to {args.quiet_wait:.0f} s for < {args.quiet_cores}"
+        )
+    while busy >= args.quiet_cores and time.monotonic() < deadline:
+        busy = busy_cores(3.0)
+    return busy
 
 
 def measure(servers, name, spec, args, tier_key):
     targets = [t for t in ("django", "floor", "datasette") if spec.get(t)]
     rounds = {t: [] for t in targets}
-    wait_quiet(args)
+    busy_before = wait_quiet(args)
     for r in range(args.rounds):
         for target in targets:
             server = servers[target]
@@ -351,7 +373,7 @@ def measure(servers, name, spec, args, tier_key):
             "bytes_per_request": results[0]["bytes_per_request"],
             "rounds": results,
         }
-    return out
+    return out, busy_before
 
 
 def stats_direct(count, servers, n):
@@ -425,11 +447,12 @@ def run_tier(count, args):
         for name, spec in work.items():
             if args.only and name not in args.only:
                 continue
-            measured = measure(servers, name, spec, args, key)
+            measured, busy = measure(servers, name, spec, args, key)
             entry = {
                 "what": spec["what"],
                 "queries_per_request": counted[name]["queries"],
                 "in_process_ms": profiled.get(name, {}).get("in_process_ms"),
+                "busy_cores_before": busy,
                 "status": counted[name]["status"],
                 **({"walk": spec["walk"]} if "walk" in spec else {}),
                 "targets": measured,
@@ -521,16 +544,24 @@ def main(argv=None):
     parser.add_argument("--stats-n", type=int, help="Sequential requests per stats comparison (default 30).")
     parser.add_argument("--export-timeout", type=float, default=1800, help="Longest an export is read (s).")
     parser.add_argument("--no-exports", action="store_true")
+    parser.add_argument("--only", help="Comma-separated workloads to drive (default all).")
     parser.add_argument(
         "--quiet-wait",
         type=float,
         default=0,
-        help="Before each workload, wait up to this many s for a quiet machine.",
+        help="Before each workload, wait up to this many s for the rest of the machine to go quiet.",
     )
     parser.add_argument(
-        "--quiet-load", type=float, default=1.5, help="The load average that counts as quiet."
+        "--quiet-cores", type=float, default=0.3, help="Busy cores (other work) that still count as quiet."
     )
-    parser.add_argument("--only", help="Comma-separated workloads to drive (default all).")
+    parser.add_argument(
+        "--snapshot", help="Serve an earlier snapshot directory (bench/data/snapshot-…) again."
+    )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="Keep the other tiers of the existing results file; replace only the tiers run now.",
+    )
     parser.add_argument(
         "--live-code", action="store_true", help="Serve the working tree instead of a frozen copy of it."
     )
@@ -561,8 +592,11 @@ def main(argv=None):
     started = time.time()
     if args.live_code:
         code = {"snapshot": None, "note": "served from the working tree"}
+    elif args.snapshot:
+        code = snapshot.reuse(args.snapshot)
+        log(f"serving the earlier snapshot {code['path']} (sha256 {code['sha256']})")
     else:
-        snapshot.remove_old(keep=1)
+        snapshot.remove_old(keep=2)
         code = snapshot.take()
         log(
             f"serving a snapshot of the code: {code['path']} ({code['files']} files, sha256 {code['sha256']})"
@@ -587,6 +621,14 @@ def main(argv=None):
     output = os.path.abspath(
         args.output or config.RESULTS_DIR / ("quick.json" if args.quick else "latest.json")
     )
+    previous = {}
+    if args.merge and os.path.exists(output):
+        with open(output) as f:
+            previous = json.load(f)
+        kept = {k: v for k, v in previous.get("tiers", {}).items() if int(v["count"]) not in counts}
+        results["tiers"].update(kept)
+        results["merged_from"] = {"generated_at": previous.get("generated_at"), "tiers": sorted(kept)}
+        log(f"keeping tiers {', '.join(sorted(kept)) or '(none)'} from {previous.get('generated_at')}")
 
     def save():
         results["elapsed_s"] = round(time.time() - started, 1)
@@ -603,6 +645,16 @@ def main(argv=None):
         key = config.tier_name(count)
         try:
             results["tiers"][key] = run_tier(count, args)
+            results["tiers"][key]["run"] = {
+                "at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                "code_sha256": code.get("sha256"),
+                "settings": results["settings"],
+            }
+            old = previous.get("tiers", {}).get(key, {})
+            if args.no_exports and "exports" in old:
+                # --no-exports with --merge: the exports measured last time stay, marked as such.
+                results["tiers"][key]["exports"] = old["exports"]
+                results["tiers"][key]["exports_from"] = old.get("run", {"at": previous.get("generated_at")})
         except Exception as error:  # recorded; the next tier still runs
             failed = True
             log(f"tier {key} failed: {error!r}")

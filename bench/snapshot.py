@@ -55,3 +55,25 @@ def remove_old(keep=2):
     snapshots = sorted(config.DATA_DIR.glob("snapshot-*"))
     for old in snapshots[:-keep] if keep else snapshots:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def reuse(path):
+    """Serve an existing snapshot again (e.g. to re-run one tier on the code the others ran)."""
+    target = (config.PROJECT_DIR / path).resolve()
+    if not (target / "manage.py").exists():
+        raise SystemExit(f"{path} is not a snapshot of the project")
+    digest = hashlib.sha256()
+    files = sorted(
+        p.relative_to(target).as_posix()
+        for p in target.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    )
+    for path in files:
+        digest.update(path.encode() + b"\0" + (target / path).read_bytes())
+    config.CODE_DIR = target
+    return {
+        "sha256": digest.hexdigest()[:16],
+        "files": len(files),
+        "path": str(target.relative_to(config.PROJECT_DIR)),
+        "reused": True,
+    }
