@@ -133,6 +133,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT_S", 3),
         }
     )
+    if env_bool("DATABASE_PREPARED_STATEMENTS", True):
+        # Parameters bound by the server, and a query run a fifth time on a connection is
+        # prepared: PostgreSQL then skips parsing and planning it (docs/benchmarks.md).
+        # Turn off behind a pooler that cannot keep prepared statements (PgBouncer in
+        # transaction mode before 1.21).
+        DATABASES["default"]["OPTIONS"].update({"server_side_binding": True, "prepare_threshold": 5})
 
 # Read replicas: reads go to one of them, writes (and the reads of a writing request)
 # to the primary. Each replica is a test mirror of the primary.
@@ -180,6 +186,9 @@ FIXTURES_DIR = BASE_DIR / "fixtures"
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 500)
 # The most incidents one export streams; larger sets are taken in filtered parts.
 EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 2_000_000)
+# PostgreSQL writes the incident CSV in one COPY statement, which lasts as long as the
+# client takes to download it; it gets this limit instead of DATABASE_STATEMENT_TIMEOUT_MS.
+EXPORT_STATEMENT_TIMEOUT_MS = env_int("EXPORT_STATEMENT_TIMEOUT_MS", 30 * 60 * 1000)
 
 # Caches back the throttles (and nothing else yet). Per process unless REDIS_URL is set,
 # which every production deployment with more than one process should do.
@@ -209,7 +218,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
-        "rest_framework.permissions.DjangoModelPermissionsOrAnonReadOnly",
+        "incidents.permissions.ModelPermissionsOrAnonReadOnly",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "incidents.pagination.PageNumberPagination",

@@ -38,7 +38,7 @@ from incidents.models import (
     Source,
 )
 from incidents.pagination import IncidentPagination
-from incidents.rows import incident_rows, represent
+from incidents.rows import INCIDENTS_BY_SLUG, incident_rows, represent
 from incidents.search import refresh_search_documents
 from incidents.stats import GROUP_BY_KEYS, OUTCOMES, casualty_stats
 from incidents.totals import refresh_totals
@@ -349,29 +349,53 @@ class IncidentViewSet(ApiViewMixin, ETagMixin, WriteSerializerMixin, viewsets.Mo
     lookup_value_regex = SLUG_PATTERN
 
     def get_queryset(self):
-        # The history needs the incident alone, not everything its shape embeds.
-        base = Incident.objects.all() if self.action == "history" else Incident.objects.for_api()
+        if self.action in ("list", "retrieve"):
+            # Read from plain rows (incidents.rows, incidents.exports), which fetch what they embed.
+            base = Incident.objects.select_related("location", "parent")
+        elif self.action == "history":
+            # The history needs the incident alone, not everything its shape embeds.
+            base = Incident.objects.all()
+        else:
+            base = Incident.objects.for_api()
         return visible_incidents(self.request, base).order_by("-start_date", "-id")
 
     def get_object(self):
         try:
             return super().get_object()
         except Http404:
-            tombstone = IncidentTombstone.objects.filter(slug=self.kwargs["slug"]).first()
-            if tombstone is None:
-                raise
-            detail = {
-                "detail": "This incident was deleted.",
-                "deleted_at": tombstone.deleted_at,
-                "merged_into": (
-                    self.request.build_absolute_uri(
-                        reverse("incident-detail", kwargs={"slug": tombstone.merged_into.slug})
-                    )
-                    if tombstone.merged_into
-                    else None
-                ),
-            }
-            raise Gone(detail) from None
+            self.raise_gone_or_404()
+
+    def raise_gone_or_404(self):
+        """Why no incident answers to this slug: deleted (410, with where it went) or never there."""
+        tombstone = IncidentTombstone.objects.filter(slug=self.kwargs["slug"]).first()
+        if tombstone is None:
+            raise Http404
+        detail = {
+            "detail": "This incident was deleted.",
+            "deleted_at": tombstone.deleted_at,
+            "merged_into": (
+                self.request.build_absolute_uri(
+                    reverse("incident-detail", kwargs={"slug": tombstone.merged_into.slug})
+                )
+                if tombstone.merged_into
+                else None
+            ),
+        }
+        raise Gone(detail)
+
+    def retrieve(self, request, *args, **kwargs):
+        # Built from plain rows like the list (incidents.rows), the same JSON as the serializer.
+        # Query parameters do not filter a detail: the slug names the record, which the
+        # public sees only once published (as visible_incidents says for lists).
+        rows = [
+            row
+            for row in INCIDENTS_BY_SLUG([kwargs["slug"]])
+            if row["status"] == Incident.Status.PUBLISHED or can_edit_incidents(request.user)
+        ]
+        if not rows:
+            self.raise_gone_or_404()
+        data = represent(rows)[0]
+        return Response(data, headers={"ETag": representation_etag(data)})
 
     def list(self, request, *args, **kwargs):
         # Exports take the whole filtered set in one streamed response, without pages.

@@ -217,6 +217,7 @@ class WorkflowTests(WriteTestCase):
         detail = reverse("incident-detail", kwargs={"slug": "flow"})
         self.assertEqual(self.client.get(detail).status_code, 404)
         self.as_editor()
+        self.assertEqual(self.client.get(detail).json()["status"], "draft")
         self.assertEqual(self.action("flow", "publish").status_code, 409)
         reviewed = self.action("flow", "review")
         self.assertEqual(reviewed.json()["status"], "reviewed")
