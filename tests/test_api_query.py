@@ -2,7 +2,9 @@
 
 import datetime
 
+from django.db import connection
 from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -160,6 +162,24 @@ class CursorPagingTests(TestCase):
     def test_cursor_page_runs_no_count(self):
         with self.assertNumQueries(5):
             self.client.get(LIST_URL, {"cursor": "", "page_size": 3})
+
+    def test_a_later_page_bounds_its_first_sort_key(self):
+        # The keyset condition is an OR of terms; the plain bound beside it is what lets
+        # PostgreSQL start its index scan at the cursor instead of at the newest incident.
+        first = self.client.get(LIST_URL, {"cursor": "", "page_size": 3}).json()
+        with CaptureQueriesContext(connection) as queries:
+            self.client.get(first["next"])
+        page_sql = queries.captured_queries[0]["sql"]
+        self.assertRegex(page_sql, r'"incidents_incident"\."start_date" <= ')
+        for ordering, column in (("title", "title"), ("-updated_at", "updated_at")):
+            with self.subTest(ordering=ordering):
+                first = self.client.get(LIST_URL, {"cursor": "", "page_size": 3, "ordering": ordering}).json()
+                with CaptureQueriesContext(connection) as queries:
+                    self.client.get(first["next"])
+                operator = ">=" if ordering == "title" else "<="
+                self.assertIn(
+                    f'"incidents_incident"."{column}" {operator} ', queries.captured_queries[0]["sql"]
+                )
 
 
 class CasualtyIncidentFilterTests(TestCase):
