@@ -1,16 +1,17 @@
 """Full-text search over incidents.
 
 PostgreSQL: each incident stores a `search_document` (title, summary, its actors'
-names and aliases, its place's names) matched with `websearch_to_tsquery` against a
-GIN-indexed English tsvector and ranked. SQLite: every word must occur, case-insensitively,
+names and aliases, its place's names), and PostgreSQL keeps its English tsvector in the
+generated, GIN-indexed column `search_vector` (migration 0008), which is matched with
+`websearch_to_tsquery` and ranked. SQLite: every word must occur, case-insensitively,
 in one of the same fields (no stemming, no ranking). docs/api.md says where they differ.
 """
 
 from collections import defaultdict
 
-from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, SearchVectorField
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, Expression, OuterRef, Q
 
 MAX_SEARCH_LENGTH = 200
 MAX_SEARCH_TERMS = 10
@@ -23,8 +24,18 @@ def search_terms(value):
 
 
 def document_vector():
-    # The GIN index in migration 0002 is built from this very expression.
+    # The expression of migration 0003's GIN index, which migration 0008 replaced.
     return SearchVector("search_document", config=SEARCH_CONFIG)
+
+
+class StoredVector(Expression):
+    """The incident's generated search_vector column (migration 0008), which the model does not
+    declare: PostgreSQL writes it, and SQLite has none."""
+
+    output_field = SearchVectorField()
+
+    def as_sql(self, compiler, connection):
+        return f"{compiler.quote_name_unless_alias(compiler.query.base_table)}.search_vector", []
 
 
 def search_incidents(queryset, value):
@@ -39,10 +50,11 @@ def search_incidents(queryset, value):
 
 def _postgres_search(queryset, query):
     # Best matches first; an explicit `ordering` parameter, applied later, overrides this.
+    vector = StoredVector()
     return (
-        queryset.alias(document=document_vector())
+        queryset.alias(document=vector)
         .filter(document=query)
-        .annotate(search_rank=SearchRank(document_vector(), query))
+        .annotate(search_rank=SearchRank(vector, query))
         .order_by("-search_rank", "-id")
     )
 

@@ -5,6 +5,7 @@ import datetime
 from django.test import TestCase
 from django.urls import reverse
 
+from incidents.search import refresh_search_documents
 from tests.factories import (
     add_actor,
     add_figure,
@@ -140,6 +141,14 @@ class IncidentFilterTests(TestCase):
         self.assertEqual(slugs(self.get(search="militants")), ["span", "early"])
         self.assertEqual(slugs(self.get(search="osh")), ["protest"])
         self.assertEqual(slugs(self.get(search="nothing-like-this")), [])
+
+    def test_search_sees_an_edit_at_once(self):
+        # On PostgreSQL the indexed vector is a generated column, rewritten with the row.
+        self.assertEqual(slugs(self.get(search="lighthouse")), [])
+        self.protest.title = "Protest at the lighthouse"
+        self.protest.save()
+        refresh_search_documents([self.protest.pk])
+        self.assertEqual(slugs(self.get(search="lighthouse")), ["protest"])
 
     def test_newest_first_with_a_stable_tie_breaker(self):
         twin = make_incident(slug="twin", start_date=datetime.date(2012, 7, 10))
