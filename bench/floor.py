@@ -59,7 +59,8 @@ INCIDENT_FROM = """
     LEFT JOIN incidents_location l ON l.id = i.location_id
     LEFT JOIN incidents_incident p ON p.id = i.parent_id
 """
-SEARCH_VECTOR = "to_tsvector('english'::regconfig, COALESCE(i.search_document, ''))"
+# The generated column of migration 0008 (GIN-indexed).
+SEARCH_VECTOR = "i.search_vector"
 SEARCH_QUERY = "websearch_to_tsquery('english'::regconfig, %s)"
 
 ROLES_SQL = """
@@ -248,9 +249,9 @@ def incident_list(environ, params):
         token = _param(params, "cursor")
         if token:
             day, pk = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-            where += " AND (i.start_date < %s OR (i.start_date = %s AND i.id < %s))"
-            day = datetime.date.fromisoformat(day)
-            args += [day, day, pk]
+            # A row comparison, which PostgreSQL turns into one index range.
+            where += " AND (i.start_date, i.id) < (%s, %s)"
+            args += [datetime.date.fromisoformat(day), pk]
         rows = cur.execute(
             f"SELECT {INCIDENT_COLUMNS} {INCIDENT_FROM} WHERE {where} "
             "ORDER BY i.start_date DESC, i.id DESC LIMIT %s",

@@ -126,6 +126,16 @@ def evaluate(results):
                     item["share_of_copy"] >= 0.5,
                 )
             )
+    gen = results.get("generation")
+    if gen:
+        out.append(
+            _target(
+                "generate_incidents ≥ 25% of a plain COPY of the same rows",
+                f"{gen['incidents']:,} incidents, {gen['rows']:,} rows",
+                f"{gen['share_of_copy']:.0%} ({gen['generate_rows_per_s']:,} vs {gen['copy_rows_per_s']:,} rows/s)",
+                gen["share_of_copy"] >= 0.25,
+            )
+        )
     return out
 
 
@@ -159,6 +169,16 @@ def markdown(results):
         "Peak RSS is the whole process tree (master + workers).",
         "",
     ]
+    gen = results.get("generation")
+    if gen:
+        lines += [
+            f"Generation: `generate_incidents --count {gen['incidents']:,}` wrote {gen['rows']:,} rows in "
+            f"{gen['generate_s']} s ({gen['generate_rows_per_s']:,} rows/s); a plain COPY of the same rows "
+            f"into the same tables took {gen['copy_s']} s ({gen['copy_rows_per_s']:,} rows/s): "
+            f"**{gen['share_of_copy']:.0%} of COPY** (medians of {len(gen['rounds'])} alternating rounds, "
+            "bench/generation.py).",
+            "",
+        ]
     codes = {tier.get("run", {}).get("code_sha256") for tier in results["tiers"].values()}
     if len(codes) > 1:
         lines += ["**The tiers below were measured on different code** (see each tier's code hash).", ""]

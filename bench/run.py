@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 
-from bench import config, export_bench, load, report, snapshot, tiers
+from bench import config, export_bench, generation, load, report, snapshot, tiers
 from bench import datasette_queries as dq
 from bench.floor import stats_sql
 from bench.servers import RSSSampler, Server
@@ -546,6 +546,11 @@ def main(argv=None):
     parser.add_argument("--no-exports", action="store_true")
     parser.add_argument("--only", help="Comma-separated workloads to drive (default all).")
     parser.add_argument(
+        "--generation",
+        type=int,
+        help="Incidents generate_incidents writes beside a COPY of the same rows (default 20000; quick 1000; 0 skips).",
+    )
+    parser.add_argument(
         "--quiet-wait",
         type=float,
         default=0,
@@ -578,11 +583,13 @@ def main(argv=None):
         args.duration = args.duration or 1
         args.warmup = 0 if args.warmup is None else args.warmup
         args.stats_n = args.stats_n or 5
+        args.generation = 1000 if args.generation is None else args.generation
     else:
         counts = [int(c) for c in (args.tiers or "10000,100000,1000000").split(",")]
         args.duration = args.duration or 10
         args.warmup = 2 if args.warmup is None else args.warmup
         args.stats_n = args.stats_n or 30
+        args.generation = 20_000 if args.generation is None else args.generation
     args.only = set(args.only.split(",")) if args.only else None
     # A TERM (timeout, CI cancel) unwinds like Ctrl-C, so the servers started are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -641,6 +648,11 @@ def main(argv=None):
         return markdown
 
     failed = False
+    if args.generation:
+        log("generate_incidents against a COPY of the same rows")
+        results["generation"] = generation.measure(args.generation, log=log)
+    elif previous.get("generation"):
+        results["generation"] = previous["generation"]
     for count in counts:
         key = config.tier_name(count)
         try:

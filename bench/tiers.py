@@ -122,8 +122,12 @@ def ensure_tier(count):
             check=True,
         )
     started = time.perf_counter()
-    manage(count, "migrate", "--no-input")
+    migrated = manage(count, "migrate", "--no-input").stdout
     info["migrate_s"] = round(time.perf_counter() - started, 2)
+    if "Applying" in migrated:
+        # A migration may have added columns or indexes the planner has no statistics for.
+        with psycopg.connect(config.conninfo(count), autocommit=True) as conn:
+            conn.execute("ANALYZE")
     have = _generated_count(count)
     if have == count and name in meta and "generation" in meta[name]:
         _log(f"{name}: reusing {count} incidents")
