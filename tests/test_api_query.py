@@ -3,11 +3,13 @@
 import datetime
 
 from django.db import connection
+from django.http import QueryDict
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from incidents.filters import IncidentFilter
 from incidents.models import Incident
 from tests.factories import add_actor, add_figure, make_actor, make_incident, make_location, make_source
 
@@ -47,6 +49,17 @@ class FilterTests(TestCase):
 
     def get(self, **params):
         return self.client.get(LIST_URL, params)
+
+    def test_filtersets_built_side_by_side_keep_their_own_filters(self):
+        # IncidentFilter shares its form class and its filters' declarations between
+        # instances (incidents.filters.FilterSet); what one request asks must not leak.
+        kyrgyz = IncidentFilter(QueryDict("country=KG"), queryset=Incident.objects.all())
+        rebels = IncidentFilter(QueryDict("actor=rebels&country=TJ"), queryset=Incident.objects.all())
+        self.assertIsNot(kyrgyz.filters["actor"], rebels.filters["actor"])
+        self.assertIs(rebels.filters["actor"].parent, rebels)
+        self.assertEqual({i.slug for i in rebels.qs}, {"clash", "town"})
+        self.assertEqual({i.slug for i in kyrgyz.qs}, {"abroad"})
+        self.assertFalse(hasattr(IncidentFilter.base_filters["actor"], "parent"))
 
     def test_date_precision(self):
         self.assertEqual(set(slugs(self.get(date_precision="day"))), {"clash"})
