@@ -1,13 +1,27 @@
-"""How fast an import is, next to a plain PostgreSQL COPY of the same file.
+"""How fast an import is, next to two plain PostgreSQL COPYs.
 
     createdb -h 127.0.0.1 -U postgres incidents_importbench
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/incidents_importbench .venv/bin/python manage.py migrate
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/incidents_importbench .venv/bin/python -m incidents.importers.bench
 
 For each dataset it generates a file of --rows rows in the dataset's layout (deterministic:
-the same rows every run), COPYs it as it is into a scratch table of text columns, then
-empties the database and runs the import command on it, then runs it again (every row
-unchanged). It prints rows per second for each and the import's share of COPY's speed.
+the same rows every run) and measures, in this order:
+
+1. raw COPY: the file as it is, COPY ... FROM STDIN (FORMAT csv) into a scratch table of
+   text columns without indexes or constraints;
+2. the import command on an empty database;
+3. the import command again (every row unchanged);
+4. replay COPY: the rows the first import wrote, as the database has them. Right after
+   the first import, every table whose row count it raised (incidents, their actor roles,
+   casualty figures, actors, locations, the release's source, the incident-source links,
+   the history rows) is dumped with COPY ... TO; after the re-import the database is
+   emptied and those rows are COPYed back into the same tables, with their indexes,
+   constraints and foreign keys, in one transaction whose commit (and so the deferred
+   foreign-key checks) is timed too.
+
+Both COPYs are expressed in the file's rows per second, so the import's share of each is
+the ratio of the times: the share of the replay says how close the import gets to writing
+the same rows with nothing but COPY.
 
 It empties the database it runs on, so it refuses any database whose name does not end
 in "bench".
@@ -17,6 +31,7 @@ import argparse
 import csv
 import os
 import random
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -280,6 +295,106 @@ def empty_database():
     call_command("flush", interactive=False, verbosity=0)
 
 
+def table_counts():
+    """{table: rows} for every table of the project's models."""
+    from django.db import connection
+
+    tables = sorted(connection.introspection.django_table_names(only_existing=True, include_views=False))
+    with connection.cursor() as cursor:
+        counts = {}
+        for table in tables:
+            cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(table)}")
+            counts[table] = cursor.fetchone()[0]
+    return counts
+
+
+def written_tables(before, after):
+    """{table: rows} of the tables whose row count went up between two table_counts()."""
+    return {table: rows for table, rows in after.items() if rows > before.get(table, 0)}
+
+
+def dump_tables(tables, directory):
+    """COPY ... TO every row of ``tables`` into one file per table in ``directory``."""
+    from django.db import connection
+
+    directory.mkdir(parents=True, exist_ok=True)
+    with connection.cursor() as cursor:
+        for table in tables:
+            sql = f"COPY {connection.ops.quote_name(table)} TO STDOUT"
+            with cursor.cursor.copy(sql) as copy, open(directory / f"{table}.copy", "wb") as stream:
+                for data in copy:
+                    stream.write(data)
+
+
+def replay_tables(tables, directory):
+    """COPY the dumped rows back into their emptied tables in one transaction, commit included.
+
+    Returns (seconds in all, [(table, seconds of its COPY)], seconds of the commit). The
+    tables keep their indexes and constraints; foreign keys, deferred as Django creates
+    them, are checked at the commit, which is why it is timed.
+    """
+    from django.db import connection, transaction
+
+    quote = connection.ops.quote_name
+    filled = [table for table, rows in table_counts().items() if table in tables and rows]
+    if filled:
+        raise RuntimeError(f"the tables to replay into are not empty: {', '.join(filled)}")
+    steps = []
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        # One statement per table may outlast the project's per-statement limit.
+        cursor.execute("SET LOCAL statement_timeout = 0")
+        for table in tables:
+            began = time.perf_counter()
+            with (
+                cursor.cursor.copy(f"COPY {quote(table)} FROM STDIN") as copy,
+                open(directory / f"{table}.copy", "rb") as stream,
+            ):
+                while data := stream.read(1 << 20):
+                    copy.write(data)
+            steps.append((table, time.perf_counter() - began))
+        committing = time.perf_counter()
+    finished = time.perf_counter()
+    return finished - started, steps, finished - committing
+
+
+def reset_sequences(tables):
+    """Point the id sequences of ``tables`` past their rows (COPY does not move them)."""
+    from django.apps import apps
+    from django.core.management.color import no_style
+    from django.db import connection
+
+    models = [m for m in apps.get_models(include_auto_created=True) if m._meta.db_table in tables]
+    with connection.cursor() as cursor:
+        for sql in connection.ops.sequence_reset_sql(no_style(), models):
+            cursor.execute(sql)
+
+
+def measure_replay(tables, directory):
+    """Empty the database, replay the dumped rows of ``tables`` (see replay_tables), reset sequences."""
+    empty_database()
+    try:
+        return replay_tables(tables, directory)
+    finally:
+        reset_sequences(tables)
+
+
+def check_database():
+    """Exit unless the bench may empty this database: PostgreSQL, its name ending in "bench"."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or not connection.settings_dict["NAME"].endswith("bench"):
+        sys.exit(
+            "The bench empties its database: run it on a PostgreSQL database whose name ends in "
+            "'bench' (DATABASE_URL=postgres://postgres@127.0.0.1:5432/incidents_importbench)."
+        )
+
+
+def share(rate, baseline):
+    share = rate / baseline
+    return f"{share:.1%}" if share < 0.1 else f"{share:.0%}"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -293,13 +408,7 @@ def main(argv=None):
     import django
 
     django.setup()
-    from django.db import connection
-
-    if connection.vendor != "postgresql" or not connection.settings_dict["NAME"].endswith("bench"):
-        sys.exit(
-            "The bench empties its database: run it on a PostgreSQL database whose name ends in "
-            "'bench' (DATABASE_URL=postgres://postgres@127.0.0.1:5432/incidents_importbench)."
-        )
+    check_database()
     options.dir.mkdir(parents=True, exist_ok=True)
     datasets = DATASETS if options.dataset == "both" else (options.dataset,)
     for dataset in datasets:
@@ -312,17 +421,40 @@ def main(argv=None):
         size = path.stat().st_size / 1e6
         copied, copy_seconds = measure_copy(path, columns)
         empty_database()
+        before = table_counts()
         first = measure_import(command, path)
+        written = written_tables(before, table_counts())
+        dump = options.dir / f"{dataset}_{options.rows}_replay"
+        dump_tables(written, dump)
         again = measure_import(command, path)
-        copy_rate, first_rate, again_rate = copied / copy_seconds, options.rows / first, options.rows / again
-        print(f"{dataset}: {options.rows} rows, {size:.0f} MB ({path})")
-        print(f"  COPY into a scratch table: {copy_seconds:6.1f} s, {copy_rate:9,.0f} rows/s")
+        try:
+            replay_seconds, steps, commit_seconds = measure_replay(written, dump)
+        finally:
+            shutil.rmtree(dump, ignore_errors=True)
+
+        n = options.rows
+        copy_rate, replay_rate = copied / copy_seconds, n / replay_seconds
+        first_rate, again_rate = n / first, n / again
+        database_rows = sum(written.values())
+        print(f"{dataset}: {n} rows, {size:.0f} MB ({path})")
         print(
-            f"  {command} (empty database):   {first:6.1f} s, {first_rate:9,.0f} rows/s, {first_rate / copy_rate:.0%} of COPY"
+            f"  raw COPY of the file into a scratch table:  {copy_seconds:6.1f} s, {copy_rate:9,.0f} rows/s"
         )
         print(
-            f"  {command} again (unchanged):  {again:6.1f} s, {again_rate:9,.0f} rows/s, {again_rate / copy_rate:.0%} of COPY"
+            f"  replay COPY of the {database_rows:,} rows the import wrote: {replay_seconds:6.1f} s, "
+            f"{replay_rate:9,.0f} rows/s of the file ({database_rows / replay_seconds:,.0f} database rows/s)"
         )
+        for table, seconds in steps:
+            print(f"    {table:40} {written[table]:9,} rows {seconds:6.1f} s")
+        print(f"    {'commit (deferred foreign-key checks)':40} {'':14} {commit_seconds:6.1f} s")
+        for label, seconds, rate in (
+            (f"{command} (empty database)", first, first_rate),
+            (f"{command} again (unchanged)", again, again_rate),
+        ):
+            print(
+                f"  {label:42} {seconds:6.1f} s, {rate:9,.0f} rows/s, "
+                f"{share(rate, copy_rate)} of raw COPY, {share(rate, replay_rate)} of replay COPY"
+            )
     return 0
 
 
