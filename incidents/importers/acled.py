@@ -28,6 +28,7 @@ Kind = Actor.Kind
 
 EVENT_TYPES = {fold(label): value for value, label in EventType.choices}
 SUB_EVENT_TYPES = {fold(label): value for value, label in SubEventType.choices}
+SUB_EVENT_LABELS = dict(SubEventType.choices)
 # ACLED spells it both ways over the years.
 SUB_EVENT_TYPES[fold("Excessive force against protestors")] = SubEventType.EXCESSIVE_FORCE_AGAINST_PROTESTERS
 
@@ -123,10 +124,12 @@ class Acled(Dataset):
 
     def slug_of(self, row):
         # event_id_cnty is stable across ACLED's updates; data_id is not.
-        event_id = slugify((row.get("event_id_cnty") or "").strip())
+        event_id = (row.get("event_id_cnty") or "").strip()
+        # slugify() of letters and digits alone lower-cases them; it is slow, and asked twice a row.
+        event_id = event_id.lower() if event_id.isascii() and event_id.isalnum() else slugify(event_id)
         return f"{self.incident_prefix}{event_id}" if event_id else ""
 
-    def map_row(self, row, raw, line):
+    def map_row(self, row, raw, line, fingerprint=None):
         c = Checker(row)
         event_id = c.required("event_id_cnty")
         slug = self.slug_of(row)
@@ -171,7 +174,7 @@ class Acled(Dataset):
             + "ACLED records the most conservative fatality figure its sources report.",
             wording=f"fatalities {fatalities}",
         )
-        sub_label = SubEventType(sub_event_type).label
+        sub_label = SUB_EVENT_LABELS[sub_event_type]
         against = f" – {actor2}" if actor2 else ""
         return Record(
             line=line,
@@ -185,7 +188,7 @@ class Acled(Dataset):
             place=place,
             roles=roles,
             figures=[figure],
-            extra=row_extra(self.key, raw),
+            extra=row_extra(self.key, raw, fingerprint),
         )
 
     def _roles(self, c, name, inter, number, role):

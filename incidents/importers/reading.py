@@ -125,12 +125,10 @@ class Input:
                     line, fields, partial, problem=f"has {len(fields)} fields where the header names {count}"
                 )
                 continue
-            yield RawRow(
-                line,
-                fields,
-                dict(zip(self.canonical, fields, strict=True)),
-                dict(zip(self.columns, fields, strict=True)),
-            )
+            values = dict(zip(self.canonical, fields, strict=True))
+            # Neither dict is changed, so when the names are the same one serves as both.
+            raw = values if self._canonical_is_columns else dict(zip(self.columns, fields, strict=True))
+            yield RawRow(line, fields, values, raw)
 
     def _not_utf8(self, line, exc):
         # The text is decoded in chunks, so the line is where the faulty chunk begins, or after.
@@ -176,6 +174,7 @@ class Input:
         self.columns = columns
         lowered = [c.lower() for c in columns]
         self.canonical = [self.dataset.canonical(c) for c in lowered]
+        self._canonical_is_columns = self.canonical == self.columns
         duplicates = sorted({c for c in self.canonical if self.canonical.count(c) > 1})
         if duplicates:
             raise InputError(

@@ -135,7 +135,7 @@ class UcdpGed(Dataset):
         event_id = (row.get("id") or "").strip()
         return f"{self.incident_prefix}{event_id}" if event_id.isascii() and event_id.isdigit() else ""
 
-    def map_row(self, row, raw, line):
+    def map_row(self, row, raw, line, fingerprint=None):
         c = Checker(row)
         event_id = c.required("id")
         slug = self.slug_of(row)
@@ -200,7 +200,7 @@ class UcdpGed(Dataset):
             place=place,
             roles=roles,
             figures=figures,
-            extra=row_extra(self.key, raw),
+            extra=row_extra(self.key, raw, fingerprint),
         )
 
     def _figures(self, c, best, low, high, deaths, sides):
