@@ -248,6 +248,23 @@ class ReimportTests(TestCase):
         self.assertEqual(army.incident_roles.count(), 2)
 
 
+class ActorKindOrderTests(TestCase):
+    def setUp(self):
+        self.dir = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, self.dir)
+
+    def test_a_new_actor_rows_give_different_kinds_takes_the_first_rows_kind(self):
+        def same_actor(header, rows):
+            for row, inter in zip(rows[:3], ("Protesters", "Rebel group", "Rebel group"), strict=True):
+                row[header.index("actor1")] = "Band of Neighbours"
+                row[header.index("assoc_actor_1")] = ""
+                row[header.index("inter1")] = inter
+
+        # The file's order decides, not the order of a set (which varied from run to run).
+        run(rewrite(TEXT_INTER, self.dir / "same_actor.csv", same_actor))
+        self.assertEqual(Actor.objects.get(name="Band of Neighbours").kind, "community")
+
+
 class BadInputTests(TestCase):
     def setUp(self):
         self.dir = Path(tempfile.mkdtemp())

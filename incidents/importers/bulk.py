@@ -1,35 +1,89 @@
 """Inserting many new rows: COPY on PostgreSQL, bulk_create elsewhere.
 
 On PostgreSQL, bulk_create spends most of its time preparing and quoting parameters in
-Python (about 0.2 ms per incident row); COPY hands psycopg's C code plain rows and is
-several times faster. Rows are dicts of field attnames; fields a row leaves out get the
-model's default, exactly as bulk_create would give them.
+Python (about 0.2 ms per incident row); COPY hands psycopg's C code plain tuples and is
+many times faster. A Table names the fields its rows give, in order; the model's other
+fields get their defaults, exactly as bulk_create would give them.
 """
 
 import json
+import os
+import uuid
 
 from django.db import connection
 from django.db.models import JSONField
 from django.utils import timezone
 
 
-def insert(model, rows, *, return_ids=False):
-    """Insert ``rows`` (dicts of attname -> value); with ``return_ids``, their new pks in order."""
-    if not rows:
-        return []
-    if connection.vendor != "postgresql":
-        created = model.objects.bulk_create([model(**row) for row in rows])
-        return [obj.pk for obj in created] if return_ids else []
-    ids = []
-    if return_ids:
-        ids = _next_ids(model, len(rows))
-        for row, pk in zip(rows, ids, strict=True):
-            row[model._meta.pk.attname] = pk
-    _copy(model, rows)
-    return ids
+def _auto_now(field):
+    return getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
 
 
-def _next_ids(model, count):
+class Table:
+    """Inserts of one model's rows: tuples of the values of ``fields`` (attnames), in that order."""
+
+    def __init__(self, model, fields):
+        self.model = model
+        self.fields = tuple(fields)
+        concrete = {f.attname: f for f in model._meta.concrete_fields}
+        given = [concrete[name] for name in self.fields]
+        others = [f for f in concrete.values() if f.attname not in self.fields and not f.primary_key]
+        # A callable default (uuid4) gives each row its own value; the others are the same for all.
+        self._varying = [f for f in others if not _auto_now(f) and f.has_default() and callable(f.default)]
+        self._constant = [f for f in others if f not in self._varying]
+        self._json = [n for n, f in enumerate(given) if isinstance(f, JSONField)]
+        quote = connection.ops.quote_name
+        self._table = quote(model._meta.db_table)
+        self._pk = quote(model._meta.pk.column)
+        self._columns = ", ".join(quote(f.column) for f in [*given, *self._varying, *self._constant])
+
+    def insert(self, rows, *, return_ids=False):
+        """Insert ``rows`` (a list of tuples); with ``return_ids``, the pks they got, in order."""
+        if not rows:
+            return []
+        if connection.vendor != "postgresql":
+            objects = [self.model(**dict(zip(self.fields, row, strict=True))) for row in rows]
+            created = self.model.objects.bulk_create(objects)
+            return [obj.pk for obj in created] if return_ids else []
+        now = timezone.now()
+        constant = tuple(now if _auto_now(f) else _plain_default(f) for f in self._constant)
+        varying = [_uuid4_text if f.default is uuid.uuid4 else f.default for f in self._varying]
+        ids = next_ids(self.model, len(rows)) if return_ids else None
+        columns = f"{self._pk}, {self._columns}" if return_ids else self._columns
+        sql = f"COPY {self._table} ({columns}) FROM STDIN"
+        with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+            write = copy.write_row
+            for n, row in enumerate(rows):
+                if self._json:
+                    row = list(row)
+                    for position in self._json:
+                        if row[position] is not None:
+                            row[position] = _json(row[position])
+                if varying:
+                    row = (*row, *(make() for make in varying))
+                write((ids[n], *row, *constant) if return_ids else (*row, *constant))
+        return ids or []
+
+
+# jsonb keeps no formatting: compact text without escapes is the same value, made faster.
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _uuid4_text():
+    """A random version 4 UUID, as uuid.uuid4() makes it, in hex digits for COPY; in a third of the time."""
+    value = bytearray(os.urandom(16))
+    value[6] = (value[6] & 0x0F) | 0x40  # version 4
+    value[8] = (value[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return value.hex()
+
+
+def _plain_default(field):
+    value = field.get_default()
+    return _json(value) if isinstance(field, JSONField) and value is not None else value
+
+
+def next_ids(model, count):
+    """``count`` new primary keys from the model's sequence (PostgreSQL)."""
     table, column = model._meta.db_table, model._meta.pk.column
     with connection.cursor() as cursor:
         cursor.execute(
@@ -37,32 +91,3 @@ def _next_ids(model, count):
             [table, column, count],
         )
         return [pk for (pk,) in cursor.fetchall()]
-
-
-def _copy(model, rows):
-    with_pk = model._meta.pk.attname in rows[0]
-    fields = [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN"
-    # Per field, once: its attname, how to fill it when a row leaves it out, whether it is JSON.
-    now = timezone.now()
-    plan = [(f.attname, _filler(f, now), isinstance(f, JSONField)) for f in fields]
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for row in rows:
-            values = []
-            for attname, default, is_json in plan:
-                value = row[attname] if attname in row else default()
-                if is_json and value is not None:
-                    value = json.dumps(value)
-                values.append(value)
-            copy.write_row(values)
-
-
-def _filler(field, now):
-    """A function giving a field's value for a row that leaves it out."""
-    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-        return lambda: now
-    if field.has_default() and callable(field.default):
-        return field.default  # e.g. uuid4: a new value for each row
-    value = field.get_default()
-    return lambda: value

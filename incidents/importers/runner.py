@@ -15,7 +15,6 @@ from pathlib import Path
 from django.db import transaction
 
 from incidents.caching import invalidate
-from incidents.history import record_load_in_history
 from incidents.importers.reading import Input, InputError, where
 from incidents.importers.records import row_hash
 from incidents.importers.values import RowInvalid
@@ -215,6 +214,7 @@ class Import:
         existing = writer.existing(wanted)
         deleted = writer.deleted(wanted - set(existing))
         records = []
+        map_row = self.dataset.map_row
         for raw, slug, duplicate in zip(batch, slugs, duplicates, strict=True):
             if raw.problem or duplicate:
                 self._reject(rejects, raw.line, [raw.problem or duplicate], raw.fields)
@@ -224,25 +224,22 @@ class Import:
                 self.summary.deleted += 1
                 continue
             # A row the database has as it is needs no mapping, let alone writing.
-            if writer.is_unchanged(existing.get(slug), row_hash(raw.raw)):
+            fingerprint = row_hash(raw.raw)
+            if writer.is_unchanged(existing.get(slug), fingerprint):
                 self.summary.unchanged += 1
                 continue
             try:
-                records.append(self.dataset.map_row(raw.values, raw.raw, raw.line))
+                records.append(map_row(raw.values, raw.raw, raw.line, fingerprint))
             except RowInvalid as exc:
                 self._reject(rejects, raw.line, exc.problems, raw.fields)
         # Once the import is bound to be rolled back, writing more is wasted work.
         if not self.summary.rejected or self.skip_invalid:
-            added, updated = writer.write(records, existing)
+            added, updated, written = writer.write(records, existing)
             self.summary.added += added
             self.summary.updated += updated
             # Bulk writes bypass the history's save signals: one entry per written
             # incident, naming this import, keeps every change traceable.
-            written = Incident.objects.filter(slug__in=[record.slug for record in records])
-            record_load_in_history(
-                ((Incident, pk) for pk in written.values_list("pk", flat=True)),
-                f"import of {self.dataset.name}: {self.path.name}",
-            )
+            writer.record_history(written, f"import of {self.dataset.name}: {self.path.name}")
 
     def _reject(self, rejects, line, reasons, fields):
         self.summary.rejected += 1

@@ -10,10 +10,12 @@ import itertools
 from collections import namedtuple
 from types import SimpleNamespace
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from incidents.importers.bulk import insert
+from incidents.history import record_load_in_history
+from incidents.importers.bulk import Table
 from incidents.importers.records import EXTRA_KEYS, place_key, shorten
 from incidents.importers.values import bounded_slug, fold
 from incidents.models import (
@@ -26,11 +28,13 @@ from incidents.models import (
     Source,
 )
 from incidents.search import build_document, refresh_search_documents
-from incidents.totals import compute_totals, counted_figures, refresh_totals
+from incidents.totals import BOUNDS, OUTCOMES, compute_totals, counted_figures, refresh_totals
 
 Existing = namedtuple("Existing", "pk status row_hash withdrawn")
 # A location as incidents.search.build_document reads it.
 KnownPlace = namedtuple("KnownPlace", "pk name admin1 admin2")
+
+TOTAL_COLUMNS = tuple(f"{outcome}_{bound}" for outcome in OUTCOMES for bound in BOUNDS)
 
 INCIDENT_FIELDS = (
     "slug",
@@ -68,6 +72,9 @@ class SeenSlugs:
         slugs = list(slugs)
         found = {}
         with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"SELECT slug, line FROM {self.table} WHERE slug = ANY(%s)", [slugs])
+                return dict(cursor.fetchall())
             for start in range(0, len(slugs), 1000):
                 chunk = slugs[start : start + 1000]
                 marks = ", ".join(["%s"] * len(chunk))
@@ -76,6 +83,16 @@ class SeenSlugs:
         return found
 
     def add(self, pairs):
+        if not pairs:
+            return
+        if connection.vendor == "postgresql":
+            with (
+                connection.cursor() as cursor,
+                cursor.cursor.copy(f"COPY {self.table} (slug, line) FROM STDIN") as copy,
+            ):
+                for pair in pairs:
+                    copy.write_row(pair)
+            return
         with connection.cursor() as cursor:
             for start in range(0, len(pairs), 500):
                 chunk = pairs[start : start + 500]
@@ -206,35 +223,52 @@ class PlaceIndex:
         self.known = {}
 
     def resolve(self, places):
-        """{place slug: KnownPlace} for ``places``."""
-        found = {p.slug: self.known[p.slug] for p in places if p.slug in self.known}
-        new = [p for p in places if p.slug not in found]
+        """{place: KnownPlace} for ``places`` (Place objects)."""
+        found, new = {}, []
+        for place in places:
+            known = self.known.get(place)
+            if known is None:
+                new.append(place)
+            else:
+                found[place] = known
         if new:
             if len(self.known) > self.limit:
                 self.known.clear()
-            resolved = resolve_places(new)
-            self.known.update(resolved)
-            found.update(resolved)
+            by_slug = resolve_places(new)
+            for place in new:
+                found[place] = self.known[place] = by_slug[place.slug]
         return found
 
 
 def resolve_places(places):
     """{place slug: KnownPlace}, reusing the same place under its slug or another, else creating it."""
     by_slug = {p.slug: p for p in places}
-    found = {
-        slug: KnownPlace(*values)
-        for slug, *values in Location.objects.filter(slug__in=list(by_slug)).values_list(
+    table = Location._meta.db_table
+    if connection.vendor == "postgresql":
+        rows = _select(
+            f"SELECT slug, id, name, admin1, admin2 FROM {table} WHERE slug = ANY(%s)", [list(by_slug)]
+        )
+    else:
+        rows = Location.objects.filter(slug__in=list(by_slug)).values_list(
             "slug", "pk", "name", "admin1", "admin2"
         )
-    }
+    found = {slug: KnownPlace(*values) for slug, *values in rows}
     missing = {slug: p for slug, p in by_slug.items() if slug not in found}
     if not missing:
         return found
     # A place an editor made (under a slug of their choosing) is still the same place.
-    candidates = Location.objects.filter(
-        country_code__in={p.country_code for p in missing.values()},
-        name__in={p.name for p in missing.values()},
-    ).values_list("pk", "name", "admin1", "admin2", "country_code", "latitude", "longitude", "geo_precision")
+    countries = list({p.country_code for p in missing.values()})
+    names = list({p.name for p in missing.values()})
+    if connection.vendor == "postgresql":
+        candidates = _select(
+            "SELECT id, name, admin1, admin2, country_code, latitude, longitude, geo_precision "
+            f"FROM {table} WHERE country_code = ANY(%s) AND name = ANY(%s)",
+            [countries, names],
+        )
+    else:
+        candidates = Location.objects.filter(country_code__in=countries, name__in=names).values_list(
+            "pk", "name", "admin1", "admin2", "country_code", "latitude", "longitude", "geo_precision"
+        )
     by_key = {}
     for pk, name, admin1, admin2, country_code, latitude, longitude, geo_precision in candidates:
         key = place_key(country_code, name, latitude, longitude, geo_precision)
@@ -246,21 +280,55 @@ def resolve_places(places):
         else:
             to_create.append(place)
     rows = [
-        {
-            "slug": p.slug,
-            "name": p.name,
-            "country_code": p.country_code,
-            "admin1": p.admin1,
-            "admin2": p.admin2,
-            "latitude": p.latitude,
-            "longitude": p.longitude,
-            "geo_precision": p.geo_precision,
-        }
+        (p.slug, p.name, p.country_code, p.admin1, p.admin2, p.latitude, p.longitude, p.geo_precision)
         for p in to_create
     ]
-    for place, pk in zip(to_create, insert(Location, rows, return_ids=True), strict=True):
+    table = Table(Location, LOCATION_FIELDS)
+    for place, pk in zip(to_create, table.insert(rows, return_ids=True), strict=True):
         found[place.slug] = KnownPlace(pk, place.name, place.admin1, place.admin2)
     return found
+
+
+LOCATION_FIELDS = (
+    "slug",
+    "name",
+    "country_code",
+    "admin1",
+    "admin2",
+    "latitude",
+    "longitude",
+    "geo_precision",
+)
+NEW_INCIDENT_FIELDS = (
+    "slug",
+    "title",
+    "event_type",
+    "sub_event_type",
+    "start_date",
+    "end_date",
+    "date_precision",
+    "location_id",
+    "status",
+    "extra",
+    "search_document",
+    *TOTAL_COLUMNS,
+)
+ROLE_FIELDS = ("incident_id", "actor_id", "role", "note")
+FIGURE_FIELDS = (
+    "incident_id",
+    "outcome",
+    "group",
+    "actor_id",
+    "low",
+    "best",
+    "high",
+    "qualifier",
+    "wording",
+    "source_id",
+    "quote",
+    "notes",
+    "counts_in_total",
+)
 
 
 class Writer:
@@ -276,6 +344,13 @@ class Writer:
         self.actors = ActorIndex()
         self.places = PlaceIndex()
         self.seen = SeenSlugs()
+        self.tables = {
+            "incident": Table(Incident, NEW_INCIDENT_FIELDS),
+            "role": Table(IncidentActor, ROLE_FIELDS),
+            "link": Table(Incident.sources.through, ("incident_id", "source_id")),
+            "figure": Table(CasualtyFigure, FIGURE_FIELDS),
+        }
+        self._derived = {}
 
     def deduplicate(self, rows):
         """For each (slug, where) of a batch, in order: None, or why it is a duplicate.
@@ -300,14 +375,28 @@ class Writer:
 
     def existing(self, slugs):
         """{slug: Existing} for those of ``slugs`` the database has."""
-        rows = Incident.objects.filter(slug__in=list(slugs)).values_list(
-            "slug", "pk", "status", "extra__row_hash", "extra__withdrawn"
-        )
+        if connection.vendor == "postgresql":
+            # The ORM's IN (%s, %s, ...) costs more to build than the query takes: one array.
+            # withdrawn is only compared with None: its text stands for it.
+            rows = _select(
+                f"SELECT slug, id, status, extra ->> 'row_hash', extra ->> 'withdrawn' "
+                f"FROM {Incident._meta.db_table} WHERE slug = ANY(%s)",
+                [list(slugs)],
+            )
+        else:
+            rows = Incident.objects.filter(slug__in=list(slugs)).values_list(
+                "slug", "pk", "status", "extra__row_hash", "extra__withdrawn"
+            )
         return {slug: Existing(*values) for slug, *values in rows}
 
     @staticmethod
     def deleted(slugs):
         """Those of ``slugs`` whose incident an editor deleted or merged (their tombstones)."""
+        if connection.vendor == "postgresql":
+            table = IncidentTombstone._meta.db_table
+            return {
+                slug for (slug,) in _select(f"SELECT slug FROM {table} WHERE slug = ANY(%s)", [list(slugs)])
+            }
         return set(IncidentTombstone.objects.filter(slug__in=list(slugs)).values_list("slug", flat=True))
 
     @staticmethod
@@ -316,9 +405,12 @@ class Writer:
         return old is not None and old.row_hash == row_hash and old.withdrawn is None
 
     def write(self, records, existing):
-        """Add the records new to the database, update the others; return (added, updated)."""
+        """Add the records new to the database, update the others.
+
+        Returns (added, updated, the pks of the incidents written).
+        """
         if not records:
-            return 0, 0
+            return 0, 0, []
         new, changed = [], []
         for record in records:
             old = existing.get(record.slug)
@@ -327,71 +419,106 @@ class Writer:
             else:
                 changed.append((record, old))
         touched = new + [record for record, _ in changed]
-        locations = self.places.resolve({r.place for r in touched if r.place})
-        actors = self.actors.resolve({ref for r in touched for ref in _actor_refs(r)})
+        # In the file's order, so that an actor two rows give different kinds is created
+        # with the first row's kind, whatever the process's string hashing.
+        locations = self.places.resolve(list(dict.fromkeys(r.place for r in touched if r.place)))
+        actors = self.actors.resolve(list(dict.fromkeys(ref for r in touched for ref in _actor_refs(r))))
 
         # A new incident has nothing but what this row gives it, so what refresh_totals and
         # refresh_search_documents would derive after the insert (totals, the figures that
         # count, the search text) is derived before it, by the same functions, instead of
         # every row being written twice.
-        rows, counted = [], set()
+        rows, counted = [], []
+        status = self.status
         for record in new:
+            place = locations[record.place] if record.place else None
+            totals, counts = self._totals(record.figures)
+            counted.append(counts)
             rows.append(
-                self._incident(record, locations)
-                | compute_totals(record.figures)
-                | {
-                    "status": self.status,
-                    "extra": record.extra,
-                    "search_document": self._search_document(record, locations, actors),
-                }
+                (
+                    record.slug,
+                    record.title,
+                    record.event_type,
+                    record.sub_event_type,
+                    record.start_date,
+                    record.end_date,
+                    record.date_precision,
+                    place.pk if place else None,
+                    status,
+                    record.extra,
+                    self._search_document(record, place, actors),
+                    *totals,
+                )
             )
-            counted.update(id(figure) for figure in counted_figures(record.figures))
-        ids = dict(zip([r.slug for r in new], insert(Incident, rows, return_ids=True), strict=True))
+        new_ids = self.tables["incident"].insert(rows, return_ids=True)
         if changed:
-            ids.update(self._update(changed, locations))
+            self._update(changed, locations)
+        source_id = self.source.pk
 
-        def roles(records):
-            return [
-                {
-                    "incident_id": ids[r.slug],
-                    "actor_id": actors[role.actor].pk,
-                    "role": role.role,
-                    "note": role.note,
-                }
-                for r in records
-                for role in r.roles
+        self.tables["role"].insert(
+            [
+                (pk, actors[role.actor].pk, role.role, role.note)
+                for record, pk in zip(new, new_ids, strict=True)
+                for role in record.roles
             ]
-
-        through = Incident.sources.through
-        insert(IncidentActor, roles(new))
-        insert(through, [{"incident_id": ids[r.slug], "source_id": self.source.pk} for r in new])
+        )
+        self.tables["link"].insert([(pk, source_id) for pk in new_ids])
+        figures = [
+            self._figure(pk, figure, actors, n in counts)
+            for record, pk, counts in zip(new, new_ids, counted, strict=True)
+            for n, figure in enumerate(record.figures)
+        ]
         if changed:
             # An editor may already have given the same actor the same role, or cited the release.
-            updated = [record for record, _ in changed]
+            through = Incident.sources.through
             IncidentActor.objects.bulk_create(
-                [IncidentActor(**row) for row in roles(updated)], ignore_conflicts=True
-            )
-            through.objects.bulk_create(
-                [through(incident_id=ids[r.slug], source_id=self.source.pk) for r in updated],
+                [
+                    IncidentActor(
+                        incident_id=old.pk, actor_id=actors[role.actor].pk, role=role.role, note=role.note
+                    )
+                    for record, old in changed
+                    for role in record.roles
+                ],
                 ignore_conflicts=True,
             )
-        insert(
-            CasualtyFigure,
-            [
-                self._figure(ids[r.slug], figure, actors) | {"counts_in_total": id(figure) in counted}
-                for r in touched
-                for figure in r.figures
-            ],
-        )
+            through.objects.bulk_create(
+                [through(incident_id=old.pk, source_id=source_id) for _, old in changed],
+                ignore_conflicts=True,
+            )
+            figures += [
+                self._figure(old.pk, figure, actors, False)
+                for record, old in changed
+                for figure in record.figures
+            ]
+        self.tables["figure"].insert(figures)
         if changed:
             # An updated incident may have editors' figures and roles too: derived from all.
             refresh_totals([old.pk for _, old in changed])
             refresh_search_documents([old.pk for _, old in changed])
-        return len(new), len(changed)
+        return len(new), len(changed), [*new_ids, *(old.pk for _, old in changed)]
+
+    def _totals(self, figures):
+        """(the totals columns' values, the positions of the figures that count) for new figures.
+
+        compute_totals and counted_figures read nothing of a new figure but its outcome,
+        group and bounds (and their order), so their answers are kept by those.
+        """
+        key = tuple((f.outcome, f.group, f.low, f.best, f.high) for f in figures)
+        known = self._derived.get(key)
+        if known is None:
+            columns = compute_totals(figures)
+            chosen = {id(figure) for figure in counted_figures(figures)}
+            known = (
+                tuple(columns[column] for column in TOTAL_COLUMNS),
+                frozenset(n for n, figure in enumerate(figures) if id(figure) in chosen),
+            )
+            if len(self._derived) > 10_000:
+                self._derived.clear()
+            self._derived[key] = known
+        return known
 
     @staticmethod
-    def _search_document(record, locations, actors):
-        place = locations[record.place.slug] if record.place else None
+    def _search_document(record, place, actors):
         incident = SimpleNamespace(
             title=record.title, summary="", location_id=place.pk if place else None, location=place
         )
@@ -406,7 +533,7 @@ class Writer:
             "start_date": record.start_date,
             "end_date": record.end_date,
             "date_precision": record.date_precision,
-            "location_id": locations[record.place.slug].pk if record.place else None,
+            "location_id": locations[record.place].pk if record.place else None,
         }
 
     def _update(self, changed, locations):
@@ -431,23 +558,48 @@ class Writer:
             incident_id__in=pks, note__startswith=self.dataset.role_note_prefix
         ).delete()
         CasualtyFigure.objects.filter(incident_id__in=pks, source_id__in=self.family_sources).delete()
-        return {record.slug: old.pk for record, old in changed}
 
-    def _figure(self, incident_id, figure, actors):
-        return {
-            "incident_id": incident_id,
-            "outcome": figure.outcome,
-            "group": figure.group,
-            "actor_id": actors[figure.actor].pk if figure.actor else None,
-            "low": figure.low,
-            "best": figure.best,
-            "high": figure.high,
-            "qualifier": figure.qualifier,
-            "wording": shorten(figure.wording, 200),
-            "source_id": self.source.pk,
-            "quote": figure.quote,
-            "notes": figure.notes,
-        }
+    def _figure(self, incident_id, figure, actors, counts_in_total):
+        return (
+            incident_id,
+            figure.outcome,
+            figure.group,
+            actors[figure.actor].pk if figure.actor else None,
+            figure.low,
+            figure.best,
+            figure.high,
+            figure.qualifier,
+            shorten(figure.wording, 200),
+            self.source.pk,
+            figure.quote,
+            figure.notes,
+            counts_in_total,
+        )
+
+    def record_history(self, pks, reason):
+        """One history entry per written incident, naming the import (as history.record_load_in_history).
+
+        On PostgreSQL the entries are copied from the incidents' rows by one INSERT ... SELECT
+        instead of loading every incident into Python and inserting it back.
+        """
+        if not pks:
+            return
+        if connection.vendor != "postgresql":
+            record_load_in_history(((Incident, pk) for pk in pks), reason)
+            return
+        if not getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
+            return
+        history = Incident.history.model
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(field.column) for field in history.tracked_fields)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {quote(history._meta.db_table)} ({columns}, history_date, "
+                "history_change_reason, history_type, history_user_id) "
+                f"SELECT {columns}, %s, %s, '~', NULL FROM {quote(Incident._meta.db_table)} "
+                "WHERE id = ANY(%s) ORDER BY id",
+                [timezone.now(), reason[:100], list(pks)],
+            )
 
     def missing(self):
         """This dataset's records in the database that the file did not have (not yet withdrawn)."""
@@ -473,6 +625,12 @@ class Writer:
 
     def close(self):
         self.seen.drop()
+
+
+def _select(sql, params):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _actor_refs(record):
