@@ -206,8 +206,9 @@ def markdown(results):
             d, f, ds = t["django"], t.get("floor"), t.get("datasette")
             rss = " / ".join(_fmt(x["peak_rss_mb"], ".0f") if x else "–" for x in (d, f, ds))
             errors = f" ({d['errors']} errors)" if d["errors"] else ""
+            earlier = f" (run {w['from_run'].get('at', '?')})" if w.get("from_run") else ""
             lines.append(
-                f"| {name} | {d['rps']:.1f}{errors} | {d['p50_ms']:.1f} | {d['p99_ms']:.1f} | "
+                f"| {name}{earlier} | {d['rps']:.1f}{errors} | {d['p50_ms']:.1f} | {d['p99_ms']:.1f} | "
                 f"{_fmt(f and f['rps'])} | {_fmt(w.get('share_of_floor'), '.0%')} | "
                 f"{_fmt(ds and ds['rps'])} | {_fmt(w.get('times_datasette'), '.2f')}{'×' if w.get('times_datasette') else ''} | "
                 f"{w['queries_per_request']} | {_fmt(w.get('in_process_ms'))} | {rss} |"

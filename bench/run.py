@@ -667,6 +667,12 @@ def main(argv=None):
                 # --no-exports with --merge: the exports measured last time stay, marked as such.
                 results["tiers"][key]["exports"] = old["exports"]
                 results["tiers"][key]["exports_from"] = old.get("run", {"at": previous.get("generated_at")})
+            if args.only and old.get("workloads"):
+                # --only with --merge: the workloads not run now keep last time's figures, marked.
+                tier = results["tiers"][key]
+                for name, entry in old["workloads"].items():
+                    if name not in tier["workloads"]:
+                        tier["workloads"][name] = {**entry, "from_run": old.get("run", {})}
         except Exception as error:  # recorded; the next tier still runs
             failed = True
             log(f"tier {key} failed: {error!r}")

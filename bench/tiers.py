@@ -125,9 +125,10 @@ def ensure_tier(count):
     migrated = manage(count, "migrate", "--no-input").stdout
     info["migrate_s"] = round(time.perf_counter() - started, 2)
     if "Applying" in migrated:
-        # A migration may have added columns or indexes the planner has no statistics for.
+        # A migration may have added columns or indexes the planner has no statistics for,
+        # or rewritten the table, which clears the visibility map index-only scans rely on.
         with psycopg.connect(config.conninfo(count), autocommit=True) as conn:
-            conn.execute("ANALYZE")
+            conn.execute("VACUUM ANALYZE")
     have = _generated_count(count)
     if have == count and name in meta and "generation" in meta[name]:
         _log(f"{name}: reusing {count} incidents")

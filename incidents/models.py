@@ -288,6 +288,11 @@ class Incident(SlugNaturalKeyMixin, models.Model):
         ordering = ["-start_date", "-id"]
         indexes = [
             models.Index(fields=["-start_date", "-id"], name="incident_newest_first"),
+            # Counting a list filtered by place and dates from the index alone, without
+            # visiting a table row per match (docs/benchmarks.md, "Indexes").
+            models.Index(
+                fields=["location", "start_date", "end_date", "status"], name="incident_place_dates"
+            ),
             models.Index(fields=["end_date"]),
             models.Index(fields=["event_type", "sub_event_type"]),
             models.Index(fields=["date_precision"]),
