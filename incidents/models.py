@@ -10,7 +10,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from simple_history.models import HistoricalRecords
 
 from incidents.taxonomy import SUB_EVENT_TYPES_BY_EVENT_TYPE, EventType, SubEventType
@@ -293,6 +294,14 @@ class Incident(SlugNaturalKeyMixin, models.Model):
             models.Index(
                 fields=["location", "start_date", "end_date", "status"], name="incident_place_dates"
             ),
+            # The list's other orderings (incidents.filters.IncidentOrderingFilter); without
+            # them a page sorted by killed or by title sorted every incident (2 s at 1M).
+            models.Index(
+                Coalesce("killed_best", "killed_low", Value(-1)).desc(),
+                F("id").desc(),
+                name="incident_most_killed",
+            ),
+            models.Index(fields=["title", "id"], name="incident_by_title"),
             models.Index(fields=["end_date"]),
             models.Index(fields=["event_type", "sub_event_type"]),
             models.Index(fields=["date_precision"]),
