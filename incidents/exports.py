@@ -25,13 +25,11 @@ from django.utils.cache import patch_vary_headers
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
 
-from incidents.models import OUTCOMES_WITH_TOTALS, Actor, CasualtyFigure, IncidentActor
+from incidents.models import Actor, CasualtyFigure, IncidentActor
 from incidents.rows import ByIds, incident_rows, represent
+from incidents.totals import TOTAL_COLUMNS
 
 CHUNK_SIZE = 1000
-TOTAL_COLUMNS = [
-    f"{outcome}_{bound}" for outcome in OUTCOMES_WITH_TOTALS for bound in ("low", "best", "high")
-]
 INCIDENT_COLUMNS = [
     "slug",
     "title",

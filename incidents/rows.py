@@ -11,9 +11,8 @@ from collections import defaultdict
 from django.db import connections, router
 
 from incidents.models import OUTCOMES_WITH_TOTALS, CasualtyFigure, Incident, IncidentActor
+from incidents.totals import BOUNDS, TOTAL_COLUMNS
 
-BOUNDS = ("low", "best", "high")
-TOTAL_COLUMNS = tuple(f"{outcome}_{bound}" for outcome in OUTCOMES_WITH_TOTALS for bound in BOUNDS)
 LOCATION_FIELDS = (
     "slug",
     "name",

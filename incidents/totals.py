@@ -25,6 +25,8 @@ from django.db import transaction
 
 OUTCOMES = ("killed", "wounded", "detained", "missing")
 BOUNDS = ("low", "best", "high")
+# The incident columns that store the totals: killed_low ... missing_high.
+TOTAL_COLUMNS = tuple(f"{outcome}_{bound}" for outcome in OUTCOMES for bound in BOUNDS)
 TOTAL_GROUP = "total"
 
 
@@ -127,8 +129,7 @@ def refresh_totals(incident_ids):
     changed_flags = [f for fs in figures.values() for f in fs if f.counts_in_total != (f.pk in counted)]
     for figure in changed_flags:
         figure.counts_in_total = figure.pk in counted
-    fields = [f"{outcome}_{bound}" for outcome in OUTCOMES for bound in BOUNDS]
     with transaction.atomic():
-        Incident.objects.bulk_update(incidents, fields, batch_size=500)
+        Incident.objects.bulk_update(incidents, TOTAL_COLUMNS, batch_size=500)
         CasualtyFigure.objects.bulk_update(changed_flags, ["counts_in_total"], batch_size=500)
     return len(incidents)

@@ -28,13 +28,11 @@ from incidents.models import (
     Source,
 )
 from incidents.search import build_document, refresh_search_documents
-from incidents.totals import BOUNDS, OUTCOMES, compute_totals, counted_figures, refresh_totals
+from incidents.totals import TOTAL_COLUMNS, compute_totals, counted_figures, refresh_totals
 
 Existing = namedtuple("Existing", "pk status row_hash withdrawn")
 # A location as incidents.search.build_document reads it.
 KnownPlace = namedtuple("KnownPlace", "pk name admin1 admin2")
-
-TOTAL_COLUMNS = tuple(f"{outcome}_{bound}" for outcome in OUTCOMES for bound in BOUNDS)
 
 INCIDENT_FIELDS = (
     "slug",
