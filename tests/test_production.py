@@ -4,9 +4,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from unittest import mock
+from unittest import mock, skipUnless
 
-from django.db import OperationalError
+from django.apps import apps
+from django.core.management import call_command
+from django.db import OperationalError, connection
+from django.db.models.signals import pre_migrate
 from django.test import TestCase
 from django.urls import reverse
 from rest_framework.throttling import AnonRateThrottle
@@ -103,3 +106,29 @@ class ExportCapTests(TestCase):
         with override_settings(EXPORT_MAX_ROWS=3):
             body = b"".join(self.client.get(reverse("incident-list"), {"format": "ndjson"}).streaming_content)
         self.assertEqual(len(body.splitlines()), 3)
+
+
+@skipUnless(connection.vendor == "postgresql", "the statement timeout is PostgreSQL's")
+class MigrationTimeoutTests(TestCase):
+    def timeout(self):
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW statement_timeout")
+            return cursor.fetchone()[0]
+
+    def test_migrations_run_without_the_request_timeout_and_leave_it_as_it_was(self):
+        seen = []
+
+        def during(using, **kwargs):
+            seen.append(self.timeout())
+
+        configured = self.timeout()
+        sender = apps.get_app_config("incidents")
+        # Connected after the app's own receiver, so it sees what migrations run with.
+        pre_migrate.connect(during, sender=sender)
+        try:
+            call_command("migrate", verbosity=0)
+        finally:
+            pre_migrate.disconnect(during, sender=sender)
+        self.assertNotEqual(configured, "0")
+        self.assertEqual(seen, ["0"])
+        self.assertEqual(self.timeout(), configured)

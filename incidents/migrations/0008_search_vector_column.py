@@ -16,9 +16,6 @@ EXPRESSION = "to_tsvector('english'::regconfig, COALESCE(search_document, ''::te
 def add_column(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
-    # Rewriting a large table outlasts the statement timeout meant for requests (30 s);
-    # SET LOCAL lifts it for this migration's transaction only.
-    schema_editor.execute("SET LOCAL statement_timeout = 0")
     schema_editor.execute(
         f"ALTER TABLE incidents_incident ADD COLUMN {COLUMN} tsvector GENERATED ALWAYS AS ({EXPRESSION}) STORED"
     )
@@ -29,7 +26,6 @@ def add_column(apps, schema_editor):
 def remove_column(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
-    schema_editor.execute("SET LOCAL statement_timeout = 0")
     schema_editor.execute(f"CREATE INDEX incident_search_gin ON incidents_incident USING gin (({EXPRESSION}))")
     schema_editor.execute(f"ALTER TABLE incidents_incident DROP COLUMN {COLUMN}")
 
