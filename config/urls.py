@@ -32,7 +32,7 @@ def bad_request(request, exception=None):
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("api/v1/", include("incidents.urls")),
+    path("api/v1/", include("incidents.api.urls")),
 ]
 
 handler400 = bad_request

@@ -25,11 +25,9 @@ class IncidentsConfig(AppConfig):
     verbose_name = "Incident records"
 
     def ready(self):
-        # Always connected (a cache increment per write), so turning the read cache on
-        # never serves an answer that an earlier write made stale.
-        from incidents.caching import connect_invalidation
+        from incidents import derived
 
-        connect_invalidation(self.get_models())
+        derived.connect(self.get_models())
         # Sent once per app and migrate run; one app is enough.
         pre_migrate.connect(lift_statement_timeout, sender=self)
         post_migrate.connect(restore_statement_timeout, sender=self)

@@ -1,16 +1,15 @@
 """An optional shared cache of anonymous API reads, emptied by any write.
 
 On when API_CACHE_SECONDS > 0 (with REDIS_URL, so every process shares it). Cached
-answers are keyed by path, query and Accept header plus a generation number; any
-change to a record (admin, API, loads, imports) moves the generation on, so no
-stale answer is ever served after a write.
+answers are keyed by path, query and Accept header plus a generation number; every
+write path moves the generation on through incidents.derived once its transaction
+commits, so no stale answer is ever served after a write.
 """
 
 import hashlib
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models.signals import m2m_changed, post_delete, post_save
 
 GENERATION_KEY = "api-read-cache:generation"
 
@@ -19,20 +18,11 @@ def generation():
     return cache.get_or_set(GENERATION_KEY, 1, timeout=None)
 
 
-def invalidate(**kwargs):
+def invalidate():
     try:
         cache.incr(GENERATION_KEY)
     except ValueError:
         cache.set(GENERATION_KEY, 2, timeout=None)
-
-
-def connect_invalidation(models):
-    for model in models:
-        post_save.connect(invalidate, sender=model, dispatch_uid=f"api-cache-save-{model.__name__}")
-        post_delete.connect(invalidate, sender=model, dispatch_uid=f"api-cache-delete-{model.__name__}")
-    from incidents.models import Incident
-
-    m2m_changed.connect(invalidate, sender=Incident.sources.through, dispatch_uid="api-cache-sources")
 
 
 class AnonymousReadCacheMiddleware:

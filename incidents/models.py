@@ -197,24 +197,6 @@ class IncidentQuerySet(models.QuerySet):
     def get_by_natural_key(self, slug):
         return self.get(slug=slug)
 
-    def for_api(self):
-        """Incidents with everything the API's incident shape embeds, in a fixed number of queries."""
-        return self.select_related("location", "parent").prefetch_related(
-            models.Prefetch(
-                "incident_actors",
-                queryset=IncidentActor.objects.select_related("actor", "claimed_by"),
-            ),
-            models.Prefetch(
-                "casualty_figures",
-                # A source's text can be long and is not part of the incident shape.
-                queryset=CasualtyFigure.objects.select_related("actor", "claimed_by", "source").defer(
-                    "source__text"
-                ),
-            ),
-            models.Prefetch("sources", queryset=Source.objects.only("slug", "title", "publisher", "url")),
-            models.Prefetch("children", queryset=Incident.objects.only("slug", "parent_id")),
-        )
-
 
 class Incident(SlugNaturalKeyMixin, models.Model):
     class Status(models.TextChoices):
@@ -294,7 +276,7 @@ class Incident(SlugNaturalKeyMixin, models.Model):
             models.Index(
                 fields=["location", "start_date", "end_date", "status"], name="incident_place_dates"
             ),
-            # The list's other orderings (incidents.filters.IncidentOrderingFilter); without
+            # The list's other orderings (incidents.api.filters.IncidentOrderingFilter); without
             # them a page sorted by killed or by title sorted every incident (2 s at 1M).
             models.Index(
                 Coalesce("killed_best", "killed_low", Value(-1)).desc(),

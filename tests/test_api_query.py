@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents.filters import IncidentFilter
+from incidents.api.filters import IncidentFilter
 from incidents.models import Incident
 from tests.factories import add_actor, add_figure, make_actor, make_incident, make_location, make_source
 
@@ -52,7 +52,7 @@ class FilterTests(TestCase):
 
     def test_filtersets_built_side_by_side_keep_their_own_filters(self):
         # IncidentFilter shares its form class and its filters' declarations between
-        # instances (incidents.filters.FilterSet); what one request asks must not leak.
+        # instances (incidents.api.filters.FilterSet); what one request asks must not leak.
         kyrgyz = IncidentFilter(QueryDict("country=KG"), queryset=Incident.objects.all())
         rebels = IncidentFilter(QueryDict("actor=rebels&country=TJ"), queryset=Incident.objects.all())
         self.assertIsNot(kyrgyz.filters["actor"], rebels.filters["actor"])

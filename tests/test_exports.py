@@ -15,19 +15,18 @@ from django.db import connection
 from django.test import TestCase
 from django.urls import reverse
 
-from incidents.exports import (
+from incidents.api.columns import CLAIM_CSV, INCIDENT_CSV, headers
+from incidents.api.exports import (
     CHUNK_SIZE,
-    CLAIM_COLUMNS,
     EXPORT_RENDERERS,
-    INCIDENT_COLUMNS,
     STREAMING_FORMATS,
     CSVRenderer,
-    _incidents_csv_copy,
+    _copy_csv,
     _incidents_csv_rows,
     stream_export,
 )
+from incidents.api.views import IncidentViewSet
 from incidents.models import Incident
-from incidents.views import IncidentViewSet
 from tests.factories import add_actor, add_figure, make_actor, make_incident, make_location, make_source
 
 LIST_URL = reverse("incident-list")
@@ -79,7 +78,7 @@ def export(queryset, fmt, **kwargs):
 
 def api_queryset():
     # What IncidentViewSet.list hands over before filtering.
-    return Incident.objects.for_api().order_by("-start_date", "-id")
+    return Incident.objects.order_by("-start_date", "-id")
 
 
 def csv_rows(text):
@@ -170,7 +169,7 @@ class ExportContentTests(TestCase):
     def test_csv_has_one_flat_row_per_incident_in_the_list_order(self):
         _, text = export(api_queryset(), "csv")
         rows = csv_rows(text)
-        self.assertEqual(list(rows[0]), INCIDENT_COLUMNS)
+        self.assertEqual(list(rows[0]), headers(INCIDENT_CSV))
         self.assertEqual([r["slug"] for r in rows], ["clash", "operation", "protest", "unplaced", "homeless"])
         clash = rows[0]
         detail = self.client.get(reverse("incident-detail", kwargs={"slug": "clash"})).json()
@@ -196,12 +195,12 @@ class ExportContentTests(TestCase):
     def test_csv_leaves_place_columns_empty_without_a_place(self):
         homeless = csv_rows(export(api_queryset(), "csv")[1])[-1]
         self.assertEqual(homeless["slug"], "homeless")
-        self.assertEqual({homeless[c] for c in INCIDENT_COLUMNS[7:17]}, {""})
+        self.assertEqual({homeless[c] for c in headers(INCIDENT_CSV)[7:17]}, {""})
 
     def test_claims_csv_has_one_row_per_figure(self):
         rows = csv_rows(export(api_queryset(), "claims-csv")[1])
         self.assertEqual(len(rows), 2)
-        self.assertEqual(list(rows[0]), CLAIM_COLUMNS)
+        self.assertEqual(list(rows[0]), headers(CLAIM_CSV))
         # The API's order within an incident: outcome, group, then as recorded.
         civilians, army_claim = rows
         first = self.world["figures"][0]
@@ -333,7 +332,7 @@ EXPORTS_WIRED = any(getattr(r, "format", None) in STREAMING_FORMATS for r in Inc
 
 
 @skipUnless(
-    EXPORTS_WIRED, "IncidentViewSet does not offer the export renderers yet (see incidents/exports.py)"
+    EXPORTS_WIRED, "IncidentViewSet does not offer the export renderers yet (see incidents/api/exports.py)"
 )
 class ExportOverHttpTests(TestCase):
     @classmethod
@@ -409,7 +408,7 @@ class ExportOverHttpTests(TestCase):
 
 
 @skipUnless(
-    EXPORTS_WIRED, "IncidentViewSet does not offer the export renderers yet (see incidents/exports.py)"
+    EXPORTS_WIRED, "IncidentViewSet does not offer the export renderers yet (see incidents/api/exports.py)"
 )
 class ExportIsNotPaginatedTests(TestCase):
     def test_every_row_of_a_large_list(self):
@@ -534,8 +533,8 @@ class IncidentCSVSpellingTests(TestCase):
 
     @skipUnless(connection.vendor == "postgresql", "COPY is PostgreSQL's; the Python path is tested above")
     def test_copy_writes_the_same_bytes_as_python(self):
-        queryset = api_queryset().select_related("location", "parent")
-        by_copy = b"".join(_incidents_csv_copy(queryset))
+        queryset = api_queryset()
+        by_copy = b"".join(_copy_csv(queryset, INCIDENT_CSV))
         by_python = "".join(_incidents_csv_rows(queryset, chunk_size=3)).encode()
         self.assertEqual(
             by_copy.count(b"\nawkward-") + by_copy.startswith(b"awkward-"), len(self.AWKWARD_TITLES)

@@ -57,7 +57,7 @@ class HealthTests(TestCase):
 
     def test_api_requests_get_a_quick_503_when_the_connection_fails(self):
         error = OperationalError('connection to server at "127.0.0.1", port 5432 failed: Connection refused')
-        with mock.patch("incidents.views.IncidentViewSet.get_queryset", side_effect=error):
+        with mock.patch("incidents.api.views.IncidentViewSet.get_queryset", side_effect=error):
             response = self.client.get(reverse("incident-list"))
         self.assertEqual(response.status_code, 503)
         self.assertEqual(response["Retry-After"], "5")

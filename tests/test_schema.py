@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 from openapi_spec_validator import validate
 
-from incidents.filters import CasualtyFigureFilter, IncidentFilter
+from incidents.api.filters import CasualtyFigureFilter, IncidentFilter
 
 
 @pytest.fixture

@@ -13,11 +13,10 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, transaction
 
+from incidents import derived
 from incidents.evidence import quote_occurs_in
 from incidents.history import record_load_in_history
 from incidents.models import CasualtyFigure, Incident, IncidentActor, Source
-from incidents.search import refresh_search_documents
-from incidents.totals import refresh_totals
 
 
 class Command(BaseCommand):
@@ -40,8 +39,7 @@ class Command(BaseCommand):
             self._fill_source_texts(origins, seeds_dir)
             self._check_quotes(origins)
             incident_ids = [pk for (model, pk) in origins if model is Incident]
-            refresh_totals(incident_ids)
-            refresh_search_documents(incident_ids)
+            derived.incidents_changed(incident_ids)
             record_load_in_history(
                 origins, f"load_seeds: {len(files)} fixture files from {fixtures_dir.name}/"
             )

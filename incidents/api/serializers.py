@@ -8,6 +8,8 @@ from django.http import QueryDict
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from incidents import derived
+from incidents.api import representation
 from incidents.evidence import quote_occurs_in
 from incidents.models import (
     Actor,
@@ -17,8 +19,6 @@ from incidents.models import (
     Location,
     Source,
 )
-from incidents.search import refresh_search_documents
-from incidents.totals import refresh_totals
 
 
 class ActorRefSerializer(serializers.ModelSerializer):
@@ -26,13 +26,13 @@ class ActorRefSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Actor
-        fields = ("slug", "name", "kind")
+        fields = representation.ACTOR_REF
 
 
 class SourceRefSerializer(serializers.ModelSerializer):
     class Meta:
         model = Source
-        fields = ("slug", "title", "publisher", "url")
+        fields = representation.SOURCE_REF
 
 
 class SourceSerializer(serializers.ModelSerializer):
@@ -73,20 +73,11 @@ class LocationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Location
-        fields = (
-            "slug",
-            "name",
-            "country_code",
-            "admin1",
-            "admin2",
-            "latitude",
-            "longitude",
-            "geo_precision",
-        )
+        fields = representation.LOCATION_FIELDS
 
 
 class ClaimSerializer(serializers.ModelSerializer):
-    """A casualty figure as embedded in its incident."""
+    """A casualty figure as embedded in its incident (for the schema; see IncidentSerializer)."""
 
     actor = ActorRefSerializer(read_only=True, allow_null=True)
     claimed_by = ActorRefSerializer(read_only=True, allow_null=True)
@@ -94,32 +85,16 @@ class ClaimSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = CasualtyFigure
-        fields = (
-            "id",
-            "uid",
-            "outcome",
-            "group",
-            "actor",
-            "low",
-            "best",
-            "high",
-            "qualifier",
-            "wording",
-            "claimed_by",
-            "source",
-            "quote",
-            "is_preferred",
-            "notes",
-        )
+        fields = representation.CLAIM_FIELDS
 
 
 class CasualtyFigureSerializer(ClaimSerializer):
-    """A casualty figure on its own, naming its incident."""
+    """A casualty figure on its own, naming its incident (for the schema; see IncidentSerializer)."""
 
     incident = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta(ClaimSerializer.Meta):
-        fields = ("id", "uid", "incident", *ClaimSerializer.Meta.fields[2:])
+        fields = representation.STANDALONE_CLAIM_FIELDS
 
 
 class IncidentActorSerializer(serializers.ModelSerializer):
@@ -128,7 +103,7 @@ class IncidentActorSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = IncidentActor
-        fields = ("actor", "role", "claimed_by", "quote", "note")
+        fields = representation.ROLE_FIELDS
 
 
 class BoundsSerializer(serializers.Serializer):
@@ -145,7 +120,8 @@ class TotalsSerializer(serializers.Serializer):
 
 
 class IncidentSerializer(serializers.ModelSerializer):
-    """The one incident shape, used by the list and the detail alike."""
+    """The incident shape, for the schema: incidents.api.representation builds what is served,
+    and tests/contract checks that this describes it field for field."""
 
     location = LocationSerializer(read_only=True, allow_null=True)
     parent = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
@@ -157,28 +133,7 @@ class IncidentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Incident
-        fields = (
-            "slug",
-            "title",
-            "event_type",
-            "sub_event_type",
-            "start_date",
-            "end_date",
-            "date_precision",
-            "location",
-            "parent",
-            "children",
-            "summary",
-            "actors",
-            "casualty_figures",
-            "totals",
-            "sources",
-            "status",
-            "reviewed_at",
-            "retraction_reason",
-            "created_at",
-            "updated_at",
-        )
+        fields = representation.INCIDENT_FIELDS
 
 
 # ---- Writes -------------------------------------------------------------------------
@@ -380,21 +335,8 @@ class NestedClaimSerializer(ModelRulesMixin, serializers.ModelSerializer):
     class Meta:
         model = CasualtyFigure
         extra_kwargs = {bound: {"max_value": MAX_COUNT} for bound in ("low", "best", "high")}
-        fields = (
-            "outcome",
-            "group",
-            "actor",
-            "low",
-            "best",
-            "high",
-            "qualifier",
-            "wording",
-            "claimed_by",
-            "source",
-            "quote",
-            "is_preferred",
-            "notes",
-        )
+        # What a client writes of a claim: all it reads but the ids.
+        fields = representation.CLAIM_FIELDS[2:]
 
     def excluded_from_model_checks(self):
         # The incident may not exist yet; the incident serializer checks preferred figures.
@@ -416,7 +358,7 @@ class CasualtyFigureWriteSerializer(NestedClaimSerializer):
         return []
 
     def to_representation(self, instance):
-        return CasualtyFigureSerializer(instance, context=self.context).data
+        return representation.claim_by_id(instance.pk)
 
 
 class NestedRoleSerializer(StrictJSONTypesMixin, serializers.ModelSerializer):
@@ -425,7 +367,7 @@ class NestedRoleSerializer(StrictJSONTypesMixin, serializers.ModelSerializer):
 
     class Meta:
         model = IncidentActor
-        fields = ("actor", "role", "claimed_by", "quote", "note")
+        fields = representation.ROLE_FIELDS
 
 
 class IncidentWriteSerializer(ModelRulesMixin, serializers.ModelSerializer):
@@ -505,9 +447,53 @@ class IncidentWriteSerializer(ModelRulesMixin, serializers.ModelSerializer):
             incident.casualty_figures.all().delete()
             for figure in nested["casualty_figures"]:
                 CasualtyFigure.objects.create(incident=incident, **figure)
-        refresh_totals([incident.pk])
-        refresh_search_documents([incident.pk])
+        derived.incidents_changed([incident.pk])
 
     def to_representation(self, instance):
-        instance = Incident.objects.for_api().get(pk=instance.pk)
-        return IncidentSerializer(instance, context=self.context).data
+        return representation.incident_by_id(instance.pk)
+
+
+# ---- Workflow bodies, history and stats --------------------------------------------
+
+
+class ReasonSerializer(StrictJSONTypesMixin, serializers.Serializer):
+    reason = serializers.CharField(max_length=5000)
+
+
+class MergeSerializer(StrictJSONTypesMixin, serializers.Serializer):
+    into = SlugField(slug_field="slug", queryset=Incident.objects.all())
+    reason = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+
+
+class HistoryChangeSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    old = serializers.JSONField(allow_null=True)
+    new = serializers.JSONField(allow_null=True)
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    record = serializers.ChoiceField(choices=["incident", "actor_role", "casualty_figure"])
+    record_id = serializers.IntegerField()
+    action = serializers.ChoiceField(choices=["created", "changed", "deleted"])
+    at = serializers.DateTimeField()
+    by = serializers.CharField(allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
+    changes = HistoryChangeSerializer(many=True)
+
+
+class StatsRowSerializer(serializers.Serializer):
+    key = serializers.JSONField(
+        help_text="The group's value: a code, a year (number), a YYYY-MM month or an actor slug."
+    )
+    country = serializers.CharField(required=False, help_text="With group_by=admin1.")
+    name = serializers.CharField(required=False, help_text="With group_by=actor.")
+    incidents = serializers.IntegerField()
+    low = serializers.IntegerField(allow_null=True)
+    best = serializers.IntegerField(allow_null=True)
+    high = serializers.IntegerField(allow_null=True)
+
+
+class StatsSerializer(serializers.Serializer):
+    group_by = serializers.CharField()
+    outcome = serializers.CharField()
+    results = StatsRowSerializer(many=True)

@@ -2,7 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from incidents import views
+from incidents.api import views
 
 router = DefaultRouter()
 router.register("incidents", views.IncidentViewSet, basename="incident")

@@ -1,0 +1,338 @@
+"""The incident and the casualty claim as the API shows them: the one read representation.
+
+Every answer that carries an incident is built here, from plain rows: the list and the
+detail, the answers of writes and workflow steps, the NDJSON export (one incident a
+line), the GeoJSON export's properties (`incident_fields`, the incident without what it
+embeds) and the ETag of each of them, which the If-Match check compares. The casualty
+claims endpoint serves `claim` with its incident's slug. The serializers in
+incidents.api.serializers validate input and document this shape in the schema; they never
+build it (tests/contract checks the schema describes it field for field).
+
+Rows, not model instances: profiling showed building a model instance and a serializer
+field per row, not SQL or JSON, was most of a list request's time. A page takes one
+query for its incidents and one each for actor roles, claims, sources and children.
+"""
+
+import hashlib
+import json
+from collections import defaultdict
+
+from incidents.api.compiled import RowsByKeys
+from incidents.models import OUTCOMES_WITH_TOTALS, CasualtyFigure, Incident, IncidentActor
+from incidents.totals import BOUNDS, TOTAL_COLUMNS
+
+# The public shapes' fields, in the order they are served (the schema's serializers list
+# them from here).
+INCIDENT_FIELDS = (
+    "slug",
+    "title",
+    "event_type",
+    "sub_event_type",
+    "start_date",
+    "end_date",
+    "date_precision",
+    "location",
+    "parent",
+    "children",
+    "summary",
+    "actors",
+    "casualty_figures",
+    "totals",
+    "sources",
+    "status",
+    "reviewed_at",
+    "retraction_reason",
+    "created_at",
+    "updated_at",
+)
+CLAIM_FIELDS = (
+    "id",
+    "uid",
+    "outcome",
+    "group",
+    "actor",
+    "low",
+    "best",
+    "high",
+    "qualifier",
+    "wording",
+    "claimed_by",
+    "source",
+    "quote",
+    "is_preferred",
+    "notes",
+)
+# On its own (the casualties endpoint) a claim names its incident.
+STANDALONE_CLAIM_FIELDS = ("id", "uid", "incident", *CLAIM_FIELDS[2:])
+ROLE_FIELDS = ("actor", "role", "claimed_by", "quote", "note")
+LOCATION_FIELDS = (
+    "slug",
+    "name",
+    "country_code",
+    "admin1",
+    "admin2",
+    "latitude",
+    "longitude",
+    "geo_precision",
+)
+ACTOR_REF = ("slug", "name", "kind")
+SOURCE_REF = ("slug", "title", "publisher", "url")
+# The values() paths an incident row holds.
+INCIDENT_ROW_PATHS = (
+    "id",
+    "slug",
+    "title",
+    "event_type",
+    "sub_event_type",
+    "start_date",
+    "end_date",
+    "date_precision",
+    "location_id",
+    *(f"location__{field}" for field in LOCATION_FIELDS),
+    "parent__slug",
+    "summary",
+    "status",
+    "reviewed_at",
+    "retraction_reason",
+    "created_at",
+    "updated_at",
+    *TOTAL_COLUMNS,
+)
+# The values() paths a claim row holds, on CasualtyFigure.
+CLAIM_ROW_PATHS = (
+    "id",
+    "uid",
+    "incident_id",
+    "outcome",
+    "group",
+    *BOUNDS,
+    "qualifier",
+    "wording",
+    "quote",
+    "is_preferred",
+    "notes",
+    *(f"actor__{f}" for f in ACTOR_REF),
+    *(f"claimed_by__{f}" for f in ACTOR_REF),
+    *(f"source__{f}" for f in SOURCE_REF),
+)
+# The order of an incident's claims, roles and sources wherever they are listed.
+CLAIM_ORDER = ("incident_id", "outcome", "group", "id")
+ROLE_ORDER = ("incident_id", "role", "actor__name", "id")
+
+
+def timestamp(value):
+    """DRF's spelling of an aware UTC datetime: ISO 8601 with a Z."""
+    if value is None:
+        return None
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _float(value):
+    return None if value is None else float(value)
+
+
+def _ref(row, prefix, fields):
+    if row[f"{prefix}__slug"] is None:
+        return None
+    return {field: row[f"{prefix}__{field}"] for field in fields}
+
+
+def etag(data):
+    """The ETag of a representation: it changes with anything a client could see."""
+    body = json.dumps(data, sort_keys=True, default=str).encode()
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+# -- Rows -------------------------------------------------------------------------------------
+
+
+def incident_rows(queryset):
+    """The incident rows of a filtered, ordered queryset, with any ordering annotation
+    (such as a search rank), which cursor pages need."""
+    plain = queryset.select_related(None).prefetch_related(None)
+    return plain.values(*INCIDENT_ROW_PATHS, *plain.query.annotation_select)
+
+
+def claim_rows(queryset):
+    """The claim rows of a filtered, ordered CasualtyFigure queryset, with their incident's slug."""
+    plain = queryset.select_related(None).prefetch_related(None)
+    return plain.values(*CLAIM_ROW_PATHS, "incident__slug")
+
+
+ROLES = RowsByKeys(
+    IncidentActor,
+    lambda ids: (
+        IncidentActor.objects.filter(incident_id__in=ids)
+        .order_by(*ROLE_ORDER)
+        .values(
+            "incident_id",
+            "role",
+            "quote",
+            "note",
+            *(f"actor__{f}" for f in ACTOR_REF),
+            *(f"claimed_by__{f}" for f in ACTOR_REF),
+        )
+    ),
+)
+CLAIMS = RowsByKeys(
+    CasualtyFigure,
+    lambda ids: (
+        CasualtyFigure.objects.filter(incident_id__in=ids).order_by(*CLAIM_ORDER).values(*CLAIM_ROW_PATHS)
+    ),
+)
+SOURCES = RowsByKeys(
+    Incident.sources.through,
+    lambda ids: (
+        Incident.sources.through.objects.filter(incident_id__in=ids)
+        .order_by("incident_id", "-source__published_on", "source__slug")
+        .values("incident_id", *(f"source__{f}" for f in SOURCE_REF))
+    ),
+)
+CHILDREN = RowsByKeys(
+    Incident,
+    lambda ids: (
+        Incident.objects.filter(parent_id__in=ids).order_by("-start_date", "-id").values("parent_id", "slug")
+    ),
+)
+INCIDENTS_BY_SLUG = RowsByKeys(
+    Incident,
+    lambda slugs: incident_rows(Incident.objects.filter(slug__in=slugs)),
+)
+INCIDENTS_BY_ID = RowsByKeys(
+    Incident,
+    lambda ids: incident_rows(Incident.objects.filter(pk__in=ids)),
+)
+
+
+# -- Shapes -----------------------------------------------------------------------------------
+
+
+def claim(row):
+    """A casualty claim as embedded in its incident."""
+    return {
+        "id": row["id"],
+        "uid": str(row["uid"]),
+        "outcome": row["outcome"],
+        "group": row["group"],
+        "actor": _ref(row, "actor", ACTOR_REF),
+        "low": row["low"],
+        "best": row["best"],
+        "high": row["high"],
+        "qualifier": row["qualifier"],
+        "wording": row["wording"],
+        "claimed_by": _ref(row, "claimed_by", ACTOR_REF),
+        "source": _ref(row, "source", SOURCE_REF),
+        "quote": row["quote"],
+        "is_preferred": row["is_preferred"],
+        "notes": row["notes"],
+    }
+
+
+def standalone_claim(row):
+    """A casualty claim on its own (the casualties endpoint): the embedded shape naming its incident."""
+    embedded = claim(row)
+    return {
+        "id": embedded.pop("id"),
+        "uid": embedded.pop("uid"),
+        "incident": row["incident__slug"],
+        **embedded,
+    }
+
+
+def _role(row):
+    return {
+        "actor": _ref(row, "actor", ACTOR_REF),
+        "role": row["role"],
+        "claimed_by": _ref(row, "claimed_by", ACTOR_REF),
+        "quote": row["quote"],
+        "note": row["note"],
+    }
+
+
+def _location(row):
+    if row["location_id"] is None:
+        return None
+    location = {field: row[f"location__{field}"] for field in LOCATION_FIELDS}
+    location["latitude"] = _float(location["latitude"])
+    location["longitude"] = _float(location["longitude"])
+    return location
+
+
+def incident(row, *, children, actors, claims, sources):
+    """The API's incident for an incident row and the lists it embeds."""
+    return {
+        "slug": row["slug"],
+        "title": row["title"],
+        "event_type": row["event_type"],
+        "sub_event_type": row["sub_event_type"],
+        "start_date": row["start_date"].isoformat(),
+        "end_date": row["end_date"].isoformat(),
+        "date_precision": row["date_precision"],
+        "location": _location(row),
+        "parent": row["parent__slug"],
+        "children": children,
+        "summary": row["summary"],
+        "actors": actors,
+        "casualty_figures": claims,
+        "totals": {
+            outcome: {bound: row[f"{outcome}_{bound}"] for bound in BOUNDS}
+            for outcome in OUTCOMES_WITH_TOTALS
+        },
+        "sources": sources,
+        "status": row["status"],
+        "reviewed_at": timestamp(row["reviewed_at"]),
+        "retraction_reason": row["retraction_reason"],
+        "created_at": timestamp(row["created_at"]),
+        "updated_at": timestamp(row["updated_at"]),
+    }
+
+
+def incident_fields(row):
+    """The incident's own fields without the lists it embeds (those are None): what a flat
+    export (GeoJSON's properties) shows of it, with no query beyond the row's own."""
+    return incident(row, children=None, actors=None, claims=None, sources=None)
+
+
+def represent(rows):
+    """The API's incidents for incident rows from incident_rows(), in their order."""
+    rows = list(rows)
+    ids = [row["id"] for row in rows]
+    roles, claims, sources, children = (defaultdict(list) for _ in range(4))
+    if ids:
+        for row in ROLES(ids):
+            roles[row["incident_id"]].append(_role(row))
+        for row in CLAIMS(ids):
+            claims[row["incident_id"]].append(claim(row))
+        for row in SOURCES(ids):
+            sources[row["incident_id"]].append(_ref(row, "source", SOURCE_REF))
+        for row in CHILDREN(ids):
+            children[row["parent_id"]].append(row["slug"])
+    return [
+        incident(
+            row,
+            children=children[row["id"]],
+            actors=roles[row["id"]],
+            claims=claims[row["id"]],
+            sources=sources[row["id"]],
+        )
+        for row in rows
+    ]
+
+
+def incident_by_slug(slug):
+    """The representation of the incident with this slug, and its status; (None, None) if none."""
+    rows = list(INCIDENTS_BY_SLUG([slug]))
+    if not rows:
+        return None, None
+    return represent(rows)[0], rows[0]["status"]
+
+
+def incident_by_id(pk):
+    """The representation of the incident with this primary key (which must exist)."""
+    return represent(INCIDENTS_BY_ID([pk]))[0]
+
+
+def claim_by_id(pk):
+    """The casualties endpoint's representation of one claim (which must exist)."""
+    return standalone_claim(claim_rows(CasualtyFigure.objects.filter(pk=pk)).get())

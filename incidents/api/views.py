@@ -1,0 +1,399 @@
+"""The API's viewsets: which records each URL serves, to whom, and which module does the work.
+
+Reads are built by incidents.api.representation (incidents and claims) or the resource's
+serializer (actors, places, sources); workflow steps are incidents.workflow's; derived
+data is kept true by incidents.derived. Errors, permissions, schema, filters, pagination
+and exports have modules of their own beside this one.
+"""
+
+from django.conf import settings
+from django.db.models import ProtectedError
+from django.http import Http404
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import generics, parsers, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+
+from incidents import derived, workflow
+from incidents.api import filters, representation, serializers
+from incidents.api.errors import Conflict, Gone, PreconditionFailed, SafeJSONParser
+from incidents.api.exports import EXPORT_RENDERERS, STREAMING_FORMATS, stream_export
+from incidents.api.pagination import IncidentPagination
+from incidents.api.permissions import (
+    CanChangeIncidents,
+    CanDeleteIncidents,
+    can_edit_incidents,
+    visible_incidents,
+)
+from incidents.api.schema import ApiSchema, GeoJSONExportSerializer
+from incidents.history import incident_history
+from incidents.models import Actor, CasualtyFigure, Incident, IncidentTombstone, Location, Source
+from incidents.stats import GROUP_BY_KEYS, OUTCOMES, casualty_stats
+
+# What a slug can be (models.SlugField); anything else in the URL is a 404 without a lookup,
+# so text the database cannot compare (a NUL byte) never reaches it.
+SLUG_PATTERN = "[-a-zA-Z0-9_]+"
+TRANSITIONS = workflow.STEPS
+
+
+class ApiViewMixin:
+    """What every API view shares: the schema that documents its errors, and a safe JSON parser."""
+
+    schema = ApiSchema()
+    parser_classes = [SafeJSONParser, parsers.FormParser, parsers.MultiPartParser]
+
+
+class ETagMixin:
+    """Detail responses carry an ETag; a write with a stale If-Match is refused with 412.
+
+    The tag is a hash of the record's read representation (`represent_instance`), so it
+    changes with any change a client could see, whichever way the record was edited.
+    """
+
+    checks_if_match = True
+    read_serializer_class = None
+
+    def represent_instance(self, instance):
+        return self.read_serializer_class(instance, context=self.get_serializer_context()).data
+
+    def check_if_match(self, request, instance):
+        expected = request.headers.get("If-Match")
+        if expected and expected.strip() != "*":
+            tags = [tag.strip() for tag in expected.split(",")]
+            if representation.etag(self.represent_instance(instance)) not in tags:
+                raise PreconditionFailed()
+
+    def with_etag(self, response):
+        response["ETag"] = representation.etag(response.data)
+        return response
+
+    def retrieve(self, request, *args, **kwargs):
+        return self.with_etag(super().retrieve(request, *args, **kwargs))
+
+    def create(self, request, *args, **kwargs):
+        return self.with_etag(super().create(request, *args, **kwargs))
+
+    def update(self, request, *args, **kwargs):
+        self.check_if_match(request, self.get_object())
+        return self.with_etag(super().update(request, *args, **kwargs))
+
+    def destroy(self, request, *args, **kwargs):
+        self.check_if_match(request, self.get_object())
+        return super().destroy(request, *args, **kwargs)
+
+
+class WriteSerializerMixin:
+    """Reads and writes have different shapes: slugs in, the full record out."""
+
+    write_serializer_class = None
+
+    def get_serializer_class(self):
+        if self.action in ("create", "update", "partial_update"):
+            return self.write_serializer_class
+        return super().get_serializer_class()
+
+
+def _answers_with(read_serializer):
+    """Writes take the write shape and answer with the read shape (the write serializers say so)."""
+    return {
+        action: extend_schema(responses=read_serializer) for action in ("create", "update", "partial_update")
+    }
+
+
+@extend_schema_view(
+    # The exports are streamed documents, not pages.
+    list=extend_schema(
+        responses={
+            (200, "application/json"): serializers.IncidentSerializer(many=True),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="Incidents, one a row."),
+            (200, "application/vnd.incidents.claims+csv"): OpenApiResponse(
+                OpenApiTypes.STR, description="Casualty claims, one a row."
+            ),
+            (200, "application/geo+json"): OpenApiResponse(
+                GeoJSONExportSerializer, description="Incidents with coordinates, as points."
+            ),
+            (200, "application/x-ndjson"): OpenApiResponse(
+                OpenApiTypes.STR, description="One incident (the JSON shape) a line."
+            ),
+        }
+    ),
+    **_answers_with(serializers.IncidentSerializer),
+)
+class IncidentViewSet(ApiViewMixin, ETagMixin, WriteSerializerMixin, viewsets.ModelViewSet):
+    """Incidents, newest first, each with its place, actors, claims, totals and sources."""
+
+    serializer_class = serializers.IncidentSerializer
+    write_serializer_class = serializers.IncidentWriteSerializer
+    filterset_class = filters.IncidentFilter
+    pagination_class = IncidentPagination
+    # JSON stays first, so it is what a client gets unless it asks for an export format.
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, *EXPORT_RENDERERS]
+    lookup_field = "slug"
+    lookup_value_regex = SLUG_PATTERN
+    answers_gone = True
+    refused_deletes = True
+    conflicting_actions = (*TRANSITIONS, "merge")
+    if_match_actions = TRANSITIONS
+
+    def get_queryset(self):
+        # Reads are built from plain rows (incidents.api.representation), which fetch what they
+        # embed; writes and workflow steps need the incident alone.
+        return visible_incidents(self.request, Incident.objects.all()).order_by("-start_date", "-id")
+
+    def represent_instance(self, instance):
+        return representation.incident_by_id(instance.pk)
+
+    def get_object(self):
+        try:
+            return super().get_object()
+        except Http404:
+            self.raise_gone_or_404()
+
+    def raise_gone_or_404(self):
+        """Why no incident answers to this slug: deleted (410, with where it went) or never there."""
+        tombstone = IncidentTombstone.objects.filter(slug=self.kwargs["slug"]).first()
+        if tombstone is None:
+            raise Http404
+        detail = {
+            "detail": "This incident was deleted.",
+            "deleted_at": tombstone.deleted_at,
+            "merged_into": (
+                self.request.build_absolute_uri(
+                    reverse("incident-detail", kwargs={"slug": tombstone.merged_into.slug})
+                )
+                if tombstone.merged_into
+                else None
+            ),
+        }
+        raise Gone(detail)
+
+    def retrieve(self, request, *args, **kwargs):
+        # Query parameters do not filter a detail: the slug names the record, which the
+        # public sees only once published (as visible_incidents says for lists).
+        data, status = representation.incident_by_slug(kwargs["slug"])
+        if data is None or (status != Incident.Status.PUBLISHED and not can_edit_incidents(request.user)):
+            self.raise_gone_or_404()
+        return Response(data, headers={"ETag": representation.etag(data)})
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        if request.accepted_renderer.format in STREAMING_FORMATS:
+            # Exports take the whole filtered set in one streamed response, without pages,
+            # up to a bound on one download; past it, narrow the export with filters.
+            return stream_export(queryset[: settings.EXPORT_MAX_ROWS], request.accepted_renderer.format)
+        page = self.paginate_queryset(representation.incident_rows(queryset))
+        return self.get_paginated_response(representation.represent(page))
+
+    def perform_destroy(self, instance):
+        workflow.delete(instance, self.request.user)
+
+    def _step(self, request, step, *args, **kwargs):
+        incident = self.get_object()
+        self.check_if_match(request, incident)
+        incident = step(incident, request.user, *args, **kwargs)
+        return self._answer(incident)
+
+    def _answer(self, incident):
+        data = representation.incident_by_id(incident.pk)
+        return Response(data, headers={"ETag": representation.etag(data)})
+
+    @extend_schema(request=None, responses=serializers.IncidentSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[CanChangeIncidents])
+    def review(self, request, slug=None):
+        """Mark a draft as reviewed, recording who reviewed it and when."""
+        return self._step(request, workflow.review)
+
+    @extend_schema(request=None, responses=serializers.IncidentSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[CanChangeIncidents])
+    def publish(self, request, slug=None):
+        """Publish a reviewed incident: it becomes visible to the public."""
+        return self._step(request, workflow.publish)
+
+    @extend_schema(request=serializers.ReasonSerializer, responses=serializers.IncidentSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[CanChangeIncidents])
+    def retract(self, request, slug=None):
+        """Withdraw an incident from the public, with a reason editors keep seeing."""
+        body = serializers.ReasonSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._step(request, workflow.retract, body.validated_data["reason"])
+
+    @extend_schema(request=None, responses=serializers.IncidentSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[CanChangeIncidents])
+    def reopen(self, request, slug=None):
+        """Bring a retracted incident back as a draft."""
+        return self._step(request, workflow.reopen)
+
+    @extend_schema(request=serializers.MergeSerializer, responses=serializers.IncidentSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[CanDeleteIncidents])
+    def merge(self, request, slug=None):
+        """Fold this incident into another: its roles, claims, sources and children move there."""
+        incident = self.get_object()
+        body = serializers.MergeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        target = body.validated_data["into"]
+        if target.pk == incident.pk:
+            raise ValidationError({"into": ["An incident cannot be merged into itself."]})
+        target = workflow.merge(incident, target, request.user, reason=body.validated_data.get("reason", ""))
+        return self._answer(target)
+
+    @extend_schema(responses=serializers.HistoryEntrySerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)
+    def history(self, request, slug=None):
+        """Every recorded change of this incident, its actor roles and its claims: who, when, what."""
+        incident = self.get_object()
+        return Response(serializers.HistoryEntrySerializer(incident_history(incident.pk), many=True).data)
+
+
+CLAIM_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The claim's id.")
+
+
+@extend_schema_view(
+    create=extend_schema(responses=serializers.CasualtyFigureSerializer),
+    update=extend_schema(responses=serializers.CasualtyFigureSerializer, parameters=[CLAIM_ID]),
+    partial_update=extend_schema(responses=serializers.CasualtyFigureSerializer, parameters=[CLAIM_ID]),
+    retrieve=extend_schema(parameters=[CLAIM_ID]),
+    destroy=extend_schema(parameters=[CLAIM_ID]),
+)
+class CasualtyFigureViewSet(ApiViewMixin, ETagMixin, WriteSerializerMixin, viewsets.ModelViewSet):
+    """Casualty claims: who says how many were killed, wounded, detained or went missing."""
+
+    serializer_class = serializers.CasualtyFigureSerializer
+    write_serializer_class = serializers.CasualtyFigureWriteSerializer
+    filterset_class = filters.CasualtyFigureFilter
+    lookup_value_regex = "[0-9]+"
+
+    def get_queryset(self):
+        queryset = CasualtyFigure.objects.all()
+        if not can_edit_incidents(self.request.user):
+            queryset = queryset.filter(incident__status=Incident.Status.PUBLISHED)
+        return queryset.order_by("-incident__start_date", "incident_id", "outcome", "group", "id")
+
+    def represent_instance(self, instance):
+        return representation.claim_by_id(instance.pk)
+
+    def list(self, request, *args, **kwargs):
+        rows = representation.claim_rows(self.filter_queryset(self.get_queryset()))
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response([representation.standalone_claim(row) for row in page])
+
+    def retrieve(self, request, *args, **kwargs):
+        rows = list(representation.claim_rows(self.get_queryset().filter(pk=kwargs["pk"])))
+        if not rows:
+            raise Http404
+        data = representation.standalone_claim(rows[0])
+        return Response(data, headers={"ETag": representation.etag(data)})
+
+    def perform_create(self, serializer):
+        figure = serializer.save()
+        derived.incidents_changed([figure.incident_id])
+
+    def perform_update(self, serializer):
+        before = serializer.instance.incident_id
+        figure = serializer.save()
+        derived.incidents_changed([before, figure.incident_id])
+
+    def perform_destroy(self, instance):
+        incident_id = instance.incident_id
+        instance.delete()
+        derived.incidents_changed([incident_id])
+
+
+class RecordViewSet(ApiViewMixin, ETagMixin, WriteSerializerMixin, viewsets.ModelViewSet):
+    """Actors, places and sources: read by slug, refused deletion while records refer to them."""
+
+    lookup_field = "slug"
+    lookup_value_regex = SLUG_PATTERN
+    refused_deletes = True
+    still_referred_to = ""
+
+    def perform_destroy(self, instance):
+        try:
+            instance.delete()
+        except ProtectedError as error:
+            raise Conflict({"detail": self.still_referred_to}) from error
+
+
+class ActorViewSet(RecordViewSet):
+    serializer_class = serializers.ActorSerializer
+    read_serializer_class = serializers.ActorSerializer
+    write_serializer_class = serializers.ActorWriteSerializer
+    filterset_class = filters.ActorFilter
+    still_referred_to = "This actor is still referred to by incidents, claims or members."
+
+    def get_queryset(self):
+        return Actor.objects.select_related("parent").order_by("name", "id")
+
+    def perform_update(self, serializer):
+        actor = serializer.save()
+        derived.names_changed(actor_ids=[actor.pk])
+
+
+class LocationViewSet(RecordViewSet):
+    serializer_class = serializers.LocationSerializer
+    read_serializer_class = serializers.LocationSerializer
+    write_serializer_class = serializers.LocationWriteSerializer
+    filterset_class = filters.LocationFilter
+    still_referred_to = "This location is still the place of incidents."
+
+    def get_queryset(self):
+        return Location.objects.order_by("country_code", "admin1", "name", "id")
+
+    def perform_update(self, serializer):
+        location = serializer.save()
+        derived.names_changed(location_ids=[location.pk])
+
+
+class SourceViewSet(RecordViewSet):
+    serializer_class = serializers.SourceSerializer
+    filterset_class = filters.SourceFilter
+    read_serializer_class = serializers.SourceDetailSerializer
+    write_serializer_class = serializers.SourceWriteSerializer
+    still_referred_to = "This source is still cited by casualty claims."
+
+    def get_queryset(self):
+        queryset = Source.objects.order_by("-published_on", "slug")
+        # The list leaves the (long) text out, so it is not read from the database.
+        return queryset.defer("text") if self.action == "list" else queryset
+
+    def get_serializer_class(self):
+        if self.action == "retrieve":
+            return serializers.SourceDetailSerializer
+        return super().get_serializer_class()
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("group_by", str, enum=GROUP_BY_KEYS, required=True),
+        OpenApiParameter(
+            "outcome", str, enum=OUTCOMES, description="Default killed; ignored by group_by=outcome."
+        ),
+    ],
+    responses=serializers.StatsSerializer,
+)
+class CasualtyStatsView(ApiViewMixin, generics.GenericAPIView):
+    """Incidents and their casualty totals (low, best, high) summed per key, for any incident filter."""
+
+    filterset_class = filters.IncidentFilter
+    pagination_class = None
+    filters_on_get = True
+
+    def get_queryset(self):
+        return visible_incidents(self.request, Incident.objects.all())
+
+    def get(self, request):
+        group_by = request.query_params.get("group_by")
+        outcome = request.query_params.get("outcome", "killed")
+        errors = {}
+        if group_by not in GROUP_BY_KEYS:
+            errors["group_by"] = [f"Required; one of {', '.join(GROUP_BY_KEYS)}."]
+        if outcome not in OUTCOMES:
+            errors["outcome"] = [f"One of {', '.join(OUTCOMES)}."]
+        if errors:
+            raise ValidationError(errors)
+        incidents = self.filter_queryset(self.get_queryset())
+        rows = casualty_stats(incidents, group_by, outcome)
+        return Response({"group_by": group_by, "outcome": outcome, "results": rows})
