@@ -19,7 +19,7 @@ PG_USER = os.environ.get("BENCH_PG_USER", "postgres")
 SEED = 1
 
 HOST = "127.0.0.1"
-PORTS = {"django": 8101, "floor": 8102, "datasette": 8103}
+PORTS = {"django": 8101, "floor": 8102, "datasette": 8103, "baseline": 8104}
 WORKERS = 2  # gunicorn sync workers, for the project and for the floor alike
 # Long enough for a whole 1M-incident export on one sync worker (gunicorn's default, 30 s,
 # kills a sync worker that is busy streaming for longer).
@@ -49,8 +49,13 @@ def conninfo(count):
     return f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname={db_name(count)}"
 
 
-def django_env(count):
-    """The production-like environment the project is served with."""
+def django_env(count, code_dir=None, with_bench=True):
+    """The production-like environment the project is served with.
+
+    `code_dir` is the code served (default CODE_DIR); `with_bench=False` leaves the project
+    directory off the path, so an older revision (--baseline) imports only its own code.
+    """
+    code_dir = code_dir or CODE_DIR
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     if os.environ.get("BENCH_REDIS_URL"):
         env["REDIS_URL"] = os.environ["BENCH_REDIS_URL"]
@@ -68,7 +73,7 @@ def django_env(count):
         THROTTLE_ANON_RATE="1000000/second",
         THROTTLE_USER_RATE="1000000/second",
         # The served code first; bench itself is found in the project directory.
-        PYTHONPATH=f"{CODE_DIR}:{PROJECT_DIR}",
+        PYTHONPATH=f"{code_dir}:{PROJECT_DIR}" if with_bench else str(code_dir),
         # No shared cache of anonymous reads (every request does its work) and no replicas.
         API_CACHE_SECONDS="0",
         DATABASE_REPLICA_URLS="",

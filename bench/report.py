@@ -2,6 +2,7 @@
 
 import re
 
+from bench import baseline as old_code
 from bench import config
 
 DOCS = config.PROJECT_DIR / "docs" / "benchmarks.md"
@@ -126,6 +127,28 @@ def evaluate(results):
                     item["share_of_copy"] >= 0.5,
                 )
             )
+    for key, tier in tiers.items():
+        judged = old_code.summary(tier)
+        n_judged = len(judged["slower"]) + len(judged["faster"]) + len(judged["within noise"])
+        if not n_judged and not judged["not judged"]:
+            continue
+        rev = tier.get("run", {}).get("baseline", {}).get("rev", "?")
+        if judged["slower"]:
+            measured = "slower: " + ", ".join(
+                _slower_text(n, tier["workloads"][n]["baseline"]) for n in judged["slower"]
+            )
+        else:
+            measured = f"{len(judged['faster'])} faster, {len(judged['within noise'])} within noise"
+        out.append(
+            _target(
+                f"no workload slower than the baseline ({rev}) beyond noise",
+                f"{n_judged} workloads @ {key}",
+                measured,
+                not judged["slower"] if n_judged else None,
+                ", ".join(f"{n} not judged" for n in judged["not judged"]),
+                workloads=[tier["workloads"][n] for names in judged.values() for n in names],
+            )
+        )
     gen = results.get("generation")
     if gen:
         out.append(
@@ -141,6 +164,122 @@ def evaluate(results):
 
 def _fmt(value, spec=".1f"):
     return "–" if value is None else format(value, spec)
+
+
+_METRIC_NAMES = {"rps": "req/s", "p50_ms": "p50", "p99_ms": "p99"}
+
+
+def _slower_text(name, cmp):
+    return f"{name} ({_worse_metrics(cmp)})"
+
+
+def _worse_metrics(cmp):
+    """'req/s −12% (noise 4%), p99 +30% (noise 9%)' for the metrics beyond noise."""
+    parts = []
+    for metric in cmp.get("slower", []):
+        m = cmp["metrics"][metric]
+        parts.append(f"{_METRIC_NAMES[metric]} {m['ratio'] - 1:+.0%} (noise {m['noise']:.0%})")
+    return ", ".join(parts)
+
+
+def _verdict(cmp):
+    if cmp["verdict"] == "slower":
+        return f"**slower**: {_worse_metrics(cmp)}"
+    if cmp["verdict"] == "faster":
+        better = ", ".join(
+            f"{_METRIC_NAMES[m]} {cmp['metrics'][m]['ratio'] - 1:+.0%}" for m in cmp.get("faster", [])
+        )
+        return f"faster: {better}"
+    if cmp["verdict"] == "not judged":
+        return f"not judged ({cmp.get('note', '')})"
+    return "within noise"
+
+
+def _pct(value):
+    return "–" if value is None else f"{value:.0%}"
+
+
+def baseline_table(tier, quick=False):
+    """The project against the baseline, workload by workload (empty without a baseline)."""
+    rows = [
+        (name, tier["workloads"][name])
+        for name in WORKLOAD_ORDER
+        if tier.get("workloads", {}).get(name, {}).get("baseline")
+    ]
+    if not rows:
+        return []
+    base = tier.get("run", {}).get("baseline", {})
+    judged = old_code.summary(tier)
+    if judged["slower"]:
+        headline = "**Slower than the baseline beyond noise: " + ", ".join(judged["slower"]) + ".**"
+    elif judged["faster"] or judged["within noise"]:
+        headline = (
+            f"**No workload slower than the baseline beyond noise** ({len(judged['faster'])} faster, "
+            f"{len(judged['within noise'])} within noise"
+            + (f", {len(judged['not judged'])} not judged" if judged["not judged"] else "")
+            + ")."
+        )
+    else:
+        headline = "No workload judged against the baseline (one round: no noise estimate)."
+    if quick:
+        headline += " (Quick mode: 1 s runs, so this says little; not a target.)"
+    lines = [
+        "",
+        f"Against the baseline `{base.get('rev', '?')}` (commit {base.get('commit', '?')}, code "
+        f"{base.get('sha256', '?')}): {headline}",
+        "",
+        "| Workload | req/s project / baseline | × | p50 ms project / baseline | × | "
+        "p99 ms project / baseline | × | Noise req/s · p50 · p99 | Peak RSS MB project / baseline | Verdict |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, w in rows:
+        c = w["baseline"]
+        m = c["metrics"]
+        cells = []
+        for metric in ("rps", "p50_ms", "p99_ms"):
+            cells.append(f"{m[metric]['project']:.1f} / {m[metric]['baseline']:.1f}")
+            cells.append(f"{_fmt(m[metric]['ratio'], '.2f')}×")
+        noise = " · ".join(_pct(m[metric]["noise"]) for metric in ("rps", "p50_ms", "p99_ms"))
+        errors = c.get("errors", {})
+        failed = (
+            f" ({errors.get('project', 0)} / {errors.get('baseline', 0)} failed requests)"
+            if errors.get("project") or errors.get("baseline")
+            else ""
+        )
+        earlier = f" (run {w['from_run'].get('at', '?')})" if w.get("from_run") else ""
+        lines.append(
+            f"| {name}{earlier} | {' | '.join(cells)} | {noise} | "
+            f"{c['peak_rss_mb']['project']:.0f} / {c['peak_rss_mb']['baseline']:.0f} | {_verdict(c)}{failed} |"
+        )
+    stats = [(g, item) for g, item in tier.get("stats_direct", {}).items() if "baseline" in item]
+    exports = tier.get("exports", {})
+    old_exports = exports.get("baseline", {})
+    if stats or old_exports:
+        lines += [
+            "",
+            "| One request at a time, or one export (one run each: no noise estimate) | Project | Baseline "
+            "| × (ms, MB: below 1 is better; rows/s: above 1) |",
+            "|---|---:|---:|---:|",
+        ]
+        for group_by, item in stats:
+            lines.append(
+                f"| stats group_by={group_by}, p50 ms of {item['django']['n']} | {item['django']['p50_ms']} | "
+                f"{item['baseline']['p50_ms']} | {item['baseline_ratio']:.2f}× |"
+            )
+        for fmt in ("csv", "ndjson"):
+            if fmt not in old_exports or fmt not in exports:
+                continue
+            mine, theirs = exports[fmt], old_exports[fmt]
+            ratio = mine.get("baseline_ratio", {})
+            lines.append(
+                f"| export {fmt}, rows/s | {mine['rows_per_s']:,} | {theirs['rows_per_s']:,} | "
+                f"{_fmt(ratio.get('rows_per_s'), '.2f')}× |"
+            )
+            lines.append(
+                f"| export {fmt}, peak worker RSS MB | {mine['peak_worker_hwm_mb']:.0f} | "
+                f"{theirs['peak_worker_hwm_mb']:.0f} | {_fmt(ratio.get('peak_worker_hwm_mb'), '.2f')}× |"
+            )
+    return lines
 
 
 def _mark(met):
@@ -179,6 +318,26 @@ def markdown(results):
             "bench/generation.py).",
             "",
         ]
+    base = results.get("baseline")
+    if base:
+        lines += [
+            f"Baseline: the project's code as of `{base['rev']}` (commit {base['commit']}, "
+            f'"{base["subject"]}"; {base["files"]} files, code {base["sha256"]}), served by gunicorn '
+            f"with the same options, settings and database on port {config.PORTS['baseline']}, "
+            "in the same alternating rounds; query counts and profiles are the project's only.",
+            "",
+        ]
+    if any(
+        w.get("baseline") for tier in results["tiers"].values() for w in tier.get("workloads", {}).values()
+    ):
+        lines += [
+            "In the tables against the baseline, × is project / baseline of the medians of the rounds "
+            "(req/s above 1 is faster, p50 and p99 below 1 are faster). The noise of each figure is the "
+            "larger of the two servers' spreads between their own rounds ((max − min) / median), at least "
+            f"{old_code.NOISE_FLOOR:.0%}; a workload is slower beyond noise when its req/s ratio is below "
+            "1 − noise or a latency ratio above 1 + noise.",
+            "",
+        ]
     codes = {tier.get("run", {}).get("code_sha256") for tier in results["tiers"].values()}
     if len(codes) > 1:
         lines += ["**The tiers below were measured on different code** (see each tier's code hash).", ""]
@@ -213,6 +372,7 @@ def markdown(results):
                 f"{_fmt(ds and ds['rps'])} | {_fmt(w.get('times_datasette'), '.2f')}{'×' if w.get('times_datasette') else ''} | "
                 f"{w['queries_per_request']} | {_fmt(w.get('in_process_ms'))} | {rss} |"
             )
+        lines += baseline_table(tier, quick=results["mode"] == "quick")
         checks = tier.get("shape_checks", {})
         if checks:
             lines += [
@@ -220,6 +380,7 @@ def markdown(results):
                 "Same answers: "
                 + "; ".join(
                     f"{name}: floor {c['floor']}, Datasette {c['datasette']}"
+                    + (f", baseline {c['baseline']}" if "baseline" in c else "")
                     + (f" (count {c['count']})" if "count" in c else "")
                     for name, c in checks.items()
                 )

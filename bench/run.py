@@ -1,12 +1,14 @@
-"""The benchmark suite: `python -m bench.run [--quick] [--tiers 10000,100000,1000000]`.
+"""The benchmark suite: `python -m bench.run [--quick] [--tiers 10000,100000,1000000] [--baseline REV]`.
 
 For each tier: build or reuse the PostgreSQL database and its SQLite copy, serve the
 project (gunicorn, 2 sync workers, production-like settings), the floor (bench/floor.py)
 and Datasette side by side, drive every workload at a fixed concurrency with wrk,
 alternating the servers round by round (A/B/C/A/B/C), count each workload's queries
 in-process, time the stats against their hand-written GROUP BY, and stream the whole-set
-exports against a plain COPY. Results go to bench/results/latest.json and latest.md;
---update-docs also rewrites the results block of docs/benchmarks.md.
+exports against a plain COPY. With --baseline REV the project's code as of git revision REV
+is served too, in the same rounds, and every workload gets the ratio project/baseline.
+Results go to bench/results/latest.json and latest.md (git-ignored); --update-docs also
+rewrites the results block of docs/benchmarks.md.
 
 All load goes to 127.0.0.1; every run is bounded by --duration.
 """
@@ -26,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 
+from bench import baseline as old_code
 from bench import config, export_bench, generation, load, report, snapshot, tiers
 from bench import datasette_queries as dq
 from bench.floor import stats_sql
@@ -218,7 +221,7 @@ def _strip_links(data, port):
 
 
 def shape_checks(servers, work):
-    """Are the floor's and Datasette's bodies the API's, incident for incident?"""
+    """Are the floor's and Datasette's (and the baseline's) bodies the API's, incident for incident?"""
     out = {}
     for name in ("list", "detail", "deep_cursor", "search", "stats_country", "stats_year"):
         spec = work[name]
@@ -227,6 +230,10 @@ def shape_checks(servers, work):
         _, _, body = load.get(servers["floor"].port, spec["floor"][0])
         floor = _strip_links(json.loads(body), servers["floor"].port)
         checks = {"floor": "identical" if floor == reference else "differs"}
+        if "baseline" in servers:
+            _, _, body = load.get(servers["baseline"].port, spec["django"][0])
+            theirs = _strip_links(json.loads(body), servers["baseline"].port)
+            checks["baseline"] = "identical" if theirs == reference else "differs"
         _, _, body = load.get(servers["datasette"].port, spec["datasette"][0])
         rows = json.loads(body)
         if name.startswith("stats"):
@@ -328,7 +335,7 @@ def wait_quiet(args):
 
 
 def measure(servers, name, spec, args, tier_key):
-    targets = [t for t in ("django", "floor", "datasette") if spec.get(t)]
+    targets = [t for t in ("django", "baseline", "floor", "datasette") if spec.get(t) and t in servers]
     rounds = {t: [] for t in targets}
     busy_before = wait_quiet(args)
     for r in range(args.rounds):
@@ -398,6 +405,11 @@ def stats_direct(count, servers, n):
             out[group_by]["ratio"] = round(
                 out[group_by]["django"]["p50_ms"] / out[group_by]["sql"]["p50_ms"], 2
             )
+            if "baseline" in servers:
+                out[group_by]["baseline"] = load.sequential(servers["baseline"].port, path, n)
+                out[group_by]["baseline_ratio"] = round(
+                    out[group_by]["django"]["p50_ms"] / out[group_by]["baseline"]["p50_ms"], 2
+                )
             log(
                 f"  stats {group_by}: django p50 {out[group_by]['django']['p50_ms']} ms, "
                 f"SQL p50 {out[group_by]['sql']['p50_ms']} ms (x{out[group_by]['ratio']})"
@@ -405,7 +417,7 @@ def stats_direct(count, servers, n):
     return out
 
 
-def run_tier(count, args):
+def run_tier(count, args, base=None):
     key = config.tier_name(count)
     log(f"== tier {key}: {count} incidents")
     tier = tiers.ensure_tier(count)
@@ -420,11 +432,18 @@ def run_tier(count, args):
         "floor": Server("floor", count),
         "datasette": Server("datasette", count, sqlite["path"]),
     }
+    if base:
+        servers["baseline"] = Server(
+            "baseline", count, code_dir=config.PROJECT_DIR / base["path"], label=old_code.label(base)
+        )
     try:
         for server in servers.values():
             server.start()
         result["idle_rss_mb"] = {n: round(s.rss()[0] / 2**20, 1) for n, s in servers.items()}
         work = workloads(count, tier, servers["django"])
+        if base:
+            for spec in work.values():
+                spec["baseline"] = spec["django"]  # the same requests, the same write body
         result["shape_checks"] = shape_checks(servers, work)
         log(f"shape checks: {json.dumps(result['shape_checks'])}")
         counted = count_queries(count, work, with_exports=count <= 100_000)
@@ -462,6 +481,8 @@ def run_tier(count, args):
                 entry["share_of_floor"] = round(d / measured["floor"]["rps"], 3)
             if "datasette" in measured and measured["datasette"]["rps"]:
                 entry["times_datasette"] = round(d / measured["datasette"]["rps"], 3)
+            if "baseline" in measured:
+                entry["baseline"] = old_code.compare(measured["django"], measured["baseline"])
             result["workloads"][name] = entry
             if name == "write":
                 tiers.cleanup_writes(count)
@@ -469,15 +490,36 @@ def run_tier(count, args):
         for server in (servers["floor"], servers["datasette"]):
             server.stop()
         if not args.no_exports:
-            exports = export_bench.run_exports(
-                servers["django"], count, ("csv", "ndjson"), args.export_timeout, log
-            )
+            exports, old_exports = {}, {}
+            for fmt in ("csv", "ndjson"):
+                # With a baseline: the project's export, then the baseline's, format by format.
+                exports.update(
+                    export_bench.run_exports(servers["django"], count, (fmt,), args.export_timeout, log)
+                )
+                if base:
+                    old_exports.update(
+                        export_bench.run_exports(
+                            servers["baseline"],
+                            count,
+                            (fmt,),
+                            args.export_timeout,
+                            lambda m: log(f"baseline {m}"),
+                        )
+                    )
             copy = export_bench.copy_rate(count)
             log(f"COPY: {copy['rows']} rows in {copy['seconds']} s = {copy['rows_per_s']} rows/s")
+            for item in [*exports.values(), *old_exports.values()]:
+                item["share_of_copy"] = round(item["rows_per_s"] / copy["rows_per_s"], 3)
             for fmt, item in exports.items():
                 item["queries"] = counted.get(f"export_{fmt}", {}).get("queries")
-                item["share_of_copy"] = round(item["rows_per_s"] / copy["rows_per_s"], 3)
+                if fmt in old_exports:
+                    item["baseline_ratio"] = {
+                        k: round(item[k] / old_exports[fmt][k], 3) if old_exports[fmt][k] else None
+                        for k in ("rows_per_s", "peak_worker_hwm_mb")
+                    }
             result["exports"] = {**exports, "copy": copy}
+            if old_exports:
+                result["exports"]["baseline"] = old_exports
     finally:
         for server in servers.values():
             server.stop()
@@ -571,6 +613,12 @@ def main(argv=None):
         "--live-code", action="store_true", help="Serve the working tree instead of a frozen copy of it."
     )
     parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="Also serve the project's code as of git revision REV (HEAD~5, a hash, a tag) in the same "
+        "rounds, and report every workload's ratio project/baseline.",
+    )
+    parser.add_argument(
         "--output",
         help="Results file (default bench/results/latest.json; quick.json with --quick); .md beside it.",
     )
@@ -597,6 +645,15 @@ def main(argv=None):
         sys.exit("wrk is needed (Debian: apt-get install -y wrk)")
     config.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     started = time.time()
+    base = None
+    if args.baseline:
+        base = snapshot.baseline(args.baseline)
+        snapshot.remove_old_baselines(base["path"], keep=2)
+        log(
+            f"baseline: the code of {args.baseline} = {base['commit']} ({base['subject']}) in {base['path']} "
+            f"({base['files']} files, sha256 {base['sha256']}{', extracted before' if base['reused'] else ''})"
+        )
+        old_code.check(base, counts[0])
     if args.live_code:
         code = {"snapshot": None, "note": "served from the working tree"}
     elif args.snapshot:
@@ -613,6 +670,7 @@ def main(argv=None):
         "mode": "quick" if args.quick else "full",
         "machine": machine(),
         "code": code,
+        **({"baseline": base} if base else {}),
         "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
         "settings": {
             "connections": args.connections,
@@ -622,6 +680,7 @@ def main(argv=None):
             "gunicorn_workers": config.WORKERS,
             "stats_sequential_n": args.stats_n,
             "search": SEARCH,
+            **({"baseline_noise_floor": old_code.NOISE_FLOOR} if base else {}),
         },
         "tiers": {},
     }
@@ -636,6 +695,9 @@ def main(argv=None):
         results["tiers"].update(kept)
         results["merged_from"] = {"generated_at": previous.get("generated_at"), "tiers": sorted(kept)}
         log(f"keeping tiers {', '.join(sorted(kept)) or '(none)'} from {previous.get('generated_at')}")
+    elif args.merge:
+        # bench/results/ is git-ignored: only a run on this machine leaves a file to merge into.
+        log(f"--merge: no earlier results at {output}; writing the tiers of this run only")
 
     def save():
         results["elapsed_s"] = round(time.time() - started, 1)
@@ -656,11 +718,12 @@ def main(argv=None):
     for count in counts:
         key = config.tier_name(count)
         try:
-            results["tiers"][key] = run_tier(count, args)
+            results["tiers"][key] = run_tier(count, args, base)
             results["tiers"][key]["run"] = {
                 "at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                 "code_sha256": code.get("sha256"),
                 "settings": results["settings"],
+                **({"baseline": {k: base[k] for k in ("rev", "commit", "sha256")}} if base else {}),
             }
             old = previous.get("tiers", {}).get(key, {})
             if args.no_exports and "exports" in old:

@@ -3,6 +3,7 @@
 - django:    gunicorn config.wsgi, 2 sync workers, production-like environment
 - floor:     gunicorn bench.floor:app, 2 sync workers, same database
 - datasette: Datasette (uvicorn, as `datasette serve -i`) on the tier's SQLite copy, one process
+- baseline:  (--baseline REV) gunicorn config.wsgi from the code of REV, as django, same database
 
 Every process is started by the benchmark in its own process group and stopped by its pid.
 """
@@ -21,8 +22,11 @@ from bench import config, datasette_queries
 
 
 class Server:
-    def __init__(self, name, count, sqlite_path=None):
+    def __init__(self, name, count, sqlite_path=None, code_dir=None, label=None):
+        """`code_dir` serves other code than config.CODE_DIR (the baseline), with only that code
+        on the path; `label` names the server in errors."""
         self.name, self.count, self.sqlite_path = name, count, sqlite_path
+        self.code_dir, self.label = code_dir, label or name
         self.port = config.PORTS[name]
         self.proc = None
         self.log_path = config.DATA_DIR / f"{name}-{config.tier_name(count)}.log"
@@ -32,8 +36,8 @@ class Server:
         return f"http://{config.HOST}:{self.port}"
 
     def command(self):
-        if self.name in ("django", "floor"):
-            app = "config.wsgi:application" if self.name == "django" else "bench.floor:app"
+        if self.name in ("django", "baseline", "floor"):
+            app = "bench.floor:app" if self.name == "floor" else "config.wsgi:application"
             return [
                 str(config.BIN / "gunicorn"),
                 app,
@@ -59,13 +63,13 @@ class Server:
         except OSError:
             pass
         else:
-            raise RuntimeError(f"port {self.port} is already in use; the {self.name} server cannot bind it")
-        env = config.django_env(self.count)
+            raise RuntimeError(f"port {self.port} is already in use; the {self.label} server cannot bind it")
+        env = config.django_env(self.count, self.code_dir, with_bench=self.code_dir is None)
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed in stop()
         self._log = log
         self.proc = subprocess.Popen(
             self.command(),
-            cwd=config.CODE_DIR,
+            cwd=self.code_dir or config.CODE_DIR,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -81,7 +85,7 @@ class Server:
         )
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
+                raise RuntimeError(f"{self.label} exited with {self.proc.returncode}; see {self.log_path}")
             try:
                 conn = http.client.HTTPConnection(config.HOST, self.port, timeout=5)
                 conn.request("GET", path)
@@ -95,7 +99,7 @@ class Server:
             except OSError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"{self.name} did not start within {timeout} s; see {self.log_path}")
+        raise RuntimeError(f"{self.label} did not start within {timeout} s; see {self.log_path}")
 
     def wait_workers(self, timeout=30):
         deadline = time.monotonic() + timeout
