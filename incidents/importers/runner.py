@@ -14,7 +14,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from incidents.caching import invalidate
+from incidents import derived
 from incidents.importers.reading import Input, InputError, where
 from incidents.importers.records import row_hash
 from incidents.importers.values import RowInvalid
@@ -149,13 +149,13 @@ class Import:
         try:
             with transaction.atomic():
                 self._import(source_file, rejects)
+                # Bulk writes send no signals: the cached API reads go when this import commits.
+                derived.records_changed()
         finally:
             source_file.close()
             if rejects:
                 rejects.close()
             self.progress.close()
-        # Bulk writes send no signals, so cached API reads are dropped here.
-        invalidate()
         if rejects and rejects.written:
             self.summary.rejects_file = str(self.rejects_path)
         self.summary.seconds = time.monotonic() - started

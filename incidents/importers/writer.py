@@ -14,8 +14,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from incidents import derived
+from incidents.bulk import Table
 from incidents.history import record_load_in_history
-from incidents.importers.bulk import Table
 from incidents.importers.records import EXTRA_KEYS, place_key, shorten
 from incidents.importers.values import bounded_slug, fold
 from incidents.models import (
@@ -27,8 +28,8 @@ from incidents.models import (
     Location,
     Source,
 )
-from incidents.search import build_document, refresh_search_documents
-from incidents.totals import TOTAL_COLUMNS, compute_totals, counted_figures, refresh_totals
+from incidents.search import build_document
+from incidents.totals import TOTAL_COLUMNS, compute_totals, counted_figures
 
 Existing = namedtuple("Existing", "pk status row_hash withdrawn")
 # A location as incidents.search.build_document reads it.
@@ -491,8 +492,7 @@ class Writer:
         self.tables["figure"].insert(figures)
         if changed:
             # An updated incident may have editors' figures and roles too: derived from all.
-            refresh_totals([old.pk for _, old in changed])
-            refresh_search_documents([old.pk for _, old in changed])
+            derived.incidents_changed([old.pk for _, old in changed])
         return len(new), len(changed), [*new_ids, *(old.pk for _, old in changed)]
 
     def _totals(self, figures):

@@ -1,8 +1,8 @@
-"""How fast an import is, next to two plain PostgreSQL COPYs.
+"""How fast an import is, next to two plain PostgreSQL COPYs (docs/importing.md, "Speed").
 
     createdb -h 127.0.0.1 -U postgres incidents_importbench
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/incidents_importbench .venv/bin/python manage.py migrate
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/incidents_importbench .venv/bin/python -m incidents.importers.bench
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/incidents_importbench .venv/bin/python -m bench.importers
 
 For each dataset it generates a file of --rows rows in the dataset's layout (deterministic:
 the same rows every run) and measures, in this order:

@@ -1,4 +1,4 @@
-"""generate_incidents: shape of the data, determinism, reruns, and both insert paths."""
+"""generate_incidents: shape of the data, determinism, reruns, both insert paths, the read cache."""
 
 import datetime
 from collections import Counter
@@ -8,11 +8,14 @@ import pycountry
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import Count
-from django.test import TestCase
+from django.test import SimpleTestCase, TestCase
 
-from incidents.management.commands.generate_incidents import COUNTRY_BOXES, SOURCE_SLUG
+from incidents import caching
 from incidents.models import Actor, CasualtyFigure, Incident, IncidentActor, Location, Source
 from incidents.search import refresh_search_documents
+from incidents.synthetic.generator import plan_incident
+from incidents.synthetic.vocabulary import COUNTRY_BOXES
+from incidents.synthetic.writer import PLANNED_FIGURE_FIELDS, PLANNED_INCIDENT_FIELDS, SOURCE_SLUG
 from incidents.taxonomy import SUB_EVENT_TYPES_BY_EVENT_TYPE, EventType, SubEventType
 from incidents.totals import refresh_totals
 
@@ -257,3 +260,38 @@ class RerunTests(TestCase):
 
     def test_zero_is_nothing(self):
         self.assertIn("Generated 0 incidents", generate(count=0, seed=1))
+
+
+class ReadCacheTests(TestCase):
+    def test_generating_empties_the_read_cache_once_it_commits(self):
+        generate(count=10, seed=6)  # the source exists from here on: what follows saves no model
+        before = caching.generation()
+        with self.captureOnCommitCallbacks() as callbacks:
+            generate(count=30, seed=6, batch_size=10)
+        written = caching.generation()
+        # Bulk writes send no signals: only what the generator asks to run at its commits
+        # keeps a reader from caching what was there before them.
+        for callback in callbacks:
+            callback()
+        self.assertGreater(caching.generation(), written)
+        self.assertGreater(caching.generation(), before)
+
+    def test_a_rerun_that_writes_nothing_leaves_the_cache_alone(self):
+        generate(count=10, seed=6)
+        before = caching.generation()
+        with self.captureOnCommitCallbacks(execute=True):
+            generate(count=10, seed=6)
+        self.assertEqual(caching.generation(), before)
+
+
+class PlanFieldsTests(SimpleTestCase):
+    def test_the_writer_writes_every_planned_field(self):
+        # A field added to the plan but not to the writer would be dropped without a word.
+        plans = [plan_incident(1, n) for n in range(1, 21)]
+        figures = [figure for plan in plans for figure in plan.figures]
+        self.assertTrue(figures)
+        self.assertEqual({frozenset(plan.row) for plan in plans}, {frozenset(PLANNED_INCIDENT_FIELDS)})
+        self.assertEqual(
+            {frozenset(figure) for figure in figures},
+            {frozenset({*PLANNED_FIGURE_FIELDS, "actor", "claimed_by"})},
+        )
