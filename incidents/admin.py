@@ -1,35 +1,37 @@
 """The admin where editors curate sources, actors, places, incidents and casualty claims.
 
-Stored incident totals are refreshed explicitly here after figures change
-(incidents.totals.refresh_totals); models keep no logic in save().
+An incident's status moves only through incidents.workflow, as in the API: the form shows
+the status read-only, the change page has a button per step its status allows, and the
+changelist has an action per step. Deletes go through the workflow too (tombstones, the
+children rule).
+
+Models keep no logic in save(): every admin write ends with incidents.derived, which
+recomputes totals and search text and empties the read cache when the transaction commits.
 """
 
 import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.actions import delete_selected
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
+from django.contrib.admin.utils import quote, unquote
+from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.forms.models import BaseInlineFormSet
-from django.urls import reverse
-from django.utils import timezone
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from simple_history.admin import SimpleHistoryAdmin
 
+from incidents import derived, workflow
 from incidents.evidence import quote_occurs_in, quote_spans
-from incidents.models import (
-    Actor,
-    CasualtyFigure,
-    Incident,
-    IncidentActor,
-    IncidentTombstone,
-    Location,
-    Source,
-)
-from incidents.search import refresh_search_documents
-from incidents.totals import refresh_totals
+from incidents.models import Actor, CasualtyFigure, Incident, IncidentActor, Location, Source
 
 EMPTY = "–"
 FIGURES_LISTED = 20
@@ -68,8 +70,52 @@ def _constraint_message(model, name):
     return constraint.get_violation_error_message()
 
 
+class RecordsChangedMixin:
+    """Nothing stored derives from these records, but API answers show them: the read cache follows."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        derived.records_changed()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        derived.records_changed()
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            super().delete_queryset(request, queryset)
+            derived.records_changed()
+
+
+class IncidentsFollowMixin:
+    """Records of one incident (its figures, its actor roles): that incident's totals and search
+    text follow, and both incidents' when a record moves from one to another."""
+
+    def save_model(self, request, obj, form, change):
+        # From the database rather than the form: a revert on the history page starts from
+        # the old version, not the current one.
+        before = (
+            set(type(obj).objects.filter(pk=obj.pk).values_list("incident_id", flat=True))
+            if change
+            else set()
+        )
+        super().save_model(request, obj, form, change)
+        derived.incidents_changed(before | {obj.incident_id})
+
+    def delete_model(self, request, obj):
+        incident_id = obj.incident_id
+        super().delete_model(request, obj)
+        derived.incidents_changed([incident_id])
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            incident_ids = set(queryset.values_list("incident_id", flat=True))
+            super().delete_queryset(request, queryset)
+            derived.incidents_changed(incident_ids)
+
+
 @admin.register(Source)
-class SourceAdmin(SimpleHistoryAdmin):
+class SourceAdmin(RecordsChangedMixin, SimpleHistoryAdmin):
     list_display = ["title", "publisher", "published_on", "kind", "language", "slug"]
     list_filter = ["kind", "published_on_precision", "language"]
     search_fields = ["title", "publisher", "slug"]
@@ -137,17 +183,37 @@ class SourceAdmin(SimpleHistoryAdmin):
         return format_html('<ul>{}</ul><a href="{}">All figures from this source</a>', items, all_figures)
 
 
-class SearchDocumentsFollowMixin:
-    """Incidents keep their actors' and places' names in their search text: renames follow."""
+class NamesFollowMixin:
+    """Incidents keep their actors' and places' names in their search text: renames follow.
+
+    `names_key` is the keyword of incidents.derived.names_changed for this model. Saves also
+    come from the history page's revert, which calls save_model alone.
+    """
+
+    names_key = None
+
+    def names_changed(self, ids):
+        derived.names_changed(**{self.names_key: list(ids)})
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        if change:
-            refresh_search_documents(obj.incidents.values_list("pk", flat=True))
+        self.names_changed([obj.pk])
+
+    def delete_model(self, request, obj):
+        pk = obj.pk
+        super().delete_model(request, obj)
+        self.names_changed([pk])
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            ids = list(queryset.values_list("pk", flat=True))
+            super().delete_queryset(request, queryset)
+            self.names_changed(ids)
 
 
 @admin.register(Actor)
-class ActorAdmin(SearchDocumentsFollowMixin, SimpleHistoryAdmin):
+class ActorAdmin(NamesFollowMixin, SimpleHistoryAdmin):
+    names_key = "actor_ids"
     list_display = ["name", "kind", "country", "parent", "slug"]
     list_filter = ["kind", "country"]
     # aliases is a JSON list; icontains matches against its JSON text.
@@ -169,7 +235,8 @@ class ActorAdmin(SearchDocumentsFollowMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Location)
-class LocationAdmin(SearchDocumentsFollowMixin, SimpleHistoryAdmin):
+class LocationAdmin(NamesFollowMixin, SimpleHistoryAdmin):
+    names_key = "location_ids"
     list_display = ["name", "admin2", "admin1", "country_code", "geo_precision", "latitude", "longitude"]
     list_filter = ["country_code", "geo_precision"]
     search_fields = ["name", "admin1", "admin2", "slug"]
@@ -281,7 +348,11 @@ class CasualtyFigureInline(admin.TabularInline):
 
 
 class IncidentForm(forms.ModelForm):
-    """Warns an editor whose page is older than the record: nobody's edit is lost silently."""
+    """Warns an editor whose page is older than the record: nobody's edit is lost silently.
+
+    The status and what goes with it (reviewer, retraction reason) are not fields here: they
+    change only through incidents.workflow (the change page's buttons, the changelist's actions).
+    """
 
     opened_at_version = forms.CharField(widget=forms.HiddenInput, required=False)
 
@@ -299,8 +370,6 @@ class IncidentForm(forms.ModelForm):
             "parent",
             "summary",
             "sources",
-            "status",
-            "retraction_reason",
             "extra",
         )
 
@@ -315,26 +384,64 @@ class IncidentForm(forms.ModelForm):
             current = (
                 Incident.objects.filter(pk=self.instance.pk).values_list("updated_at", flat=True).first()
             )
-            opened = cleaned.get("opened_at_version")
-            if current and opened and opened != current.isoformat():
-                raise forms.ValidationError(
-                    "Someone changed this incident after you opened it. Open it again (your changes "
-                    "are not saved) and redo them on the current version.",
-                    code="stale",
-                )
-        if cleaned.get("status") == Incident.Status.RETRACTED and not cleaned.get("retraction_reason"):
-            self.add_error("retraction_reason", "Give the reason for retracting this incident.")
+            if is_stale(current, cleaned.get("opened_at_version")):
+                raise forms.ValidationError(STALE_FORM, code="stale")
         return cleaned
 
 
-def bury_incidents(incidents, user):
-    """Delete incidents, leaving tombstones so their URLs answer 410 Gone."""
-    for incident in incidents:
-        IncidentTombstone.objects.update_or_create(
-            slug=incident.slug,
-            defaults={"title": incident.title, "deleted_by": user, "deleted_at": timezone.now()},
-        )
-        incident.delete()
+STALE_FORM = (
+    "Someone changed this incident after you opened it. Open it again (your changes "
+    "are not saved) and redo them on the current version."
+)
+STALE_STEP = (
+    "Someone changed this incident after you opened it; nothing was done. Check the current "
+    "version below, then take the step again."
+)
+
+
+def is_stale(current_updated_at, opened_at_version):
+    return bool(
+        current_updated_at and opened_at_version and opened_at_version != current_updated_at.isoformat()
+    )
+
+
+# What the workflow leaves to the admin: the function of each step, its button and its report.
+WORKFLOW_FIELDS = ("status", "reviewed_by", "reviewed_at", "retraction_reason")
+STEP_FUNCTIONS = {
+    "review": workflow.review,
+    "publish": workflow.publish,
+    "retract": workflow.retract,
+    "reopen": workflow.reopen,
+}
+STEP_LABELS = {
+    "review": "Mark reviewed",
+    "publish": "Publish",
+    "retract": "Retract…",
+    "reopen": "Reopen as draft",
+}
+STEP_DONE = {"review": "reviewed", "publish": "published", "retract": "retracted", "reopen": "reopened"}
+# Who a changelist action applies to, for its "N skipped" warning.
+STEP_ELIGIBLE = {
+    "review": "drafts",
+    "publish": "reviewed incidents",
+    "retract": "drafts, reviewed and published incidents",
+    "reopen": "retracted incidents",
+}
+RETRACT_TEMPLATE = "admin/incidents/incident/retract.html"
+
+
+@admin.action(permissions=["delete"], description=delete_selected.short_description)
+def delete_selected_through_workflow(modeladmin, request, queryset):
+    """Django's delete_selected (its confirmation page and report), deleting through the workflow.
+
+    One refused incident refuses them all: nothing is deleted, not even the log entries.
+    """
+    try:
+        with transaction.atomic():
+            return delete_selected(modeladmin, request, queryset)
+    except workflow.TransitionRefused as refused:
+        modeladmin.message_user(request, refused.message, messages.ERROR)
+        return None
 
 
 @admin.register(Incident)
@@ -362,11 +469,11 @@ class IncidentAdmin(SimpleHistoryAdmin):
     list_select_related = ["location"]
     prepopulated_fields = {"slug": ["title"]}
     autocomplete_fields = ["location", "parent", "sources"]
-    readonly_fields = ["totals_table", "created_at", "updated_at", "reviewed_by", "reviewed_at"]
+    readonly_fields = ["totals_table", "created_at", "updated_at", *WORKFLOW_FIELDS]
     empty_value_display = EMPTY
     inlines = [IncidentActorInline, CasualtyFigureInline]
     form = IncidentForm
-    actions = ["mark_reviewed", "publish"]
+    actions = ["mark_reviewed", "publish", "retract_selected", "reopen_selected"]
     fieldsets = [
         (
             None,
@@ -386,7 +493,10 @@ class IncidentAdmin(SimpleHistoryAdmin):
         ),
         (
             "Review",
-            {"fields": ["status", ("reviewed_by", "reviewed_at"), "retraction_reason"]},
+            {
+                "description": "Changed with the buttons at the top of the page, or the actions of the list.",
+                "fields": ["status", ("reviewed_by", "reviewed_at"), "retraction_reason"],
+            },
         ),
         (
             "Totals",
@@ -398,6 +508,13 @@ class IncidentAdmin(SimpleHistoryAdmin):
         ("Import data", {"classes": ["collapse"], "fields": ["extra"]}),
         ("Record", {"fields": [("created_at", "updated_at")]}),
     ]
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None:
+            return self.fieldsets
+        # A new incident is a draft, with no reviewer or retraction yet.
+        review = ("Review", {"fields": ["status"]})
+        return [review if name == "Review" else (name, options) for name, options in self.fieldsets]
 
     @admin.display(description="Totals")
     def totals_table(self, obj):
@@ -415,52 +532,204 @@ class IncidentAdmin(SimpleHistoryAdmin):
             rows,
         )
 
+    # ---- saving: the form never moves the status ----------------------------------------
+
     def save_model(self, request, obj, form, change):
-        if "status" in form.changed_data and obj.status == Incident.Status.REVIEWED:
-            obj.reviewed_by, obj.reviewed_at = request.user, timezone.now()
-        super().save_model(request, obj, form, change)
+        with transaction.atomic():
+            if change:
+                # The status as it is now, locked as a workflow step locks it: the form does not
+                # edit it, and neither an API step taken since the page was opened nor a revert
+                # on the history page (which starts from an old version) is undone by this save.
+                current = (
+                    Incident.objects.select_for_update().filter(pk=obj.pk).values(*WORKFLOW_FIELDS).get()
+                )
+                for name in WORKFLOW_FIELDS:
+                    setattr(obj, "reviewed_by_id" if name == "reviewed_by" else name, current[name])
+            else:
+                obj.status, obj.reviewed_by, obj.reviewed_at = Incident.Status.DRAFT, None, None
+                obj.retraction_reason = ""
+            super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        refresh_totals([form.instance.pk])
-        refresh_search_documents([form.instance.pk])
+        derived.incidents_changed([form.instance.pk])
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # A revert saves the incident (save_model) without save_related.
+        with transaction.atomic():
+            response = super().history_form_view(request, object_id, version_id, extra_context)
+            if request.method == "POST" and response.status_code == 302:
+                derived.incidents_changed([Incident._meta.pk.to_python(unquote(object_id))])
+        return response
+
+    # ---- deleting: through the workflow ----------------------------------------------------
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            _, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (delete_selected_through_workflow, name, description)
+        return actions
+
+    def get_deleted_objects(self, objs, request):
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        if request.method == "POST" and request.POST.get("post"):
+            # Confirmed. Only child incidents protect an incident (Incident.parent), and whether
+            # they refuse its delete is the workflow's to say, with its message: workflow.delete.
+            protected = []
+        return deleted, model_count, perms_needed, protected
 
     def delete_model(self, request, obj):
-        with transaction.atomic():
-            bury_incidents([obj], request.user)
+        workflow.delete(obj, request.user)
 
     def delete_queryset(self, request, queryset):
         with transaction.atomic():
-            bury_incidents(queryset, request.user)
+            for incident in queryset:
+                try:
+                    workflow.delete(incident, request.user)
+                except workflow.TransitionRefused as refused:
+                    raise workflow.TransitionRefused(
+                        f"{incident}: {refused.message} Nothing was deleted.", refused.field
+                    ) from refused
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except workflow.TransitionRefused as refused:
+            self.message_user(request, refused.message, messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:incidents_incident_change", args=[object_id]))
+
+    # ---- the workflow's steps on the change page ------------------------------------------
+
+    def get_urls(self):
+        step = path(
+            "<path:object_id>/step/<str:step>/",
+            self.admin_site.admin_view(self.step_view),
+            name="incidents_incident_step",
+        )
+        return [step, *super().get_urls()]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        steps = []
+        if obj is not None and self.has_change_permission(request, obj):
+            steps = [
+                {
+                    "name": name,
+                    "label": STEP_LABELS[name],
+                    "url": self._keeping_filters(
+                        request, reverse("admin:incidents_incident_step", args=[quote(obj.pk), name])
+                    ),
+                    # Retracting asks for the reason on a page of its own first.
+                    "asks_reason": name == "retract",
+                }
+                for name in workflow.allowed_steps(obj)
+            ]
+        context["workflow_steps"] = steps
+        context["workflow_version"] = obj.updated_at.isoformat() if obj is not None else ""
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def step_view(self, request, object_id, step):
+        """One step of the workflow for one incident, POSTed by a button of its change page."""
+        if step not in workflow.STEPS:
+            raise Http404(f"No step {step!r}.")
+        incident = self.get_object(request, unquote(object_id))
+        if incident is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, incident):
+            raise PermissionDenied
+        change_url = self._keeping_filters(
+            request, reverse("admin:incidents_incident_change", args=[quote(incident.pk)])
+        )
+        if step == "retract":
+            if request.method != "POST":
+                return self._retract_page(request, [incident], single=True)
+            arguments = (request.POST.get("reason", ""),)
+        elif request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        else:
+            arguments = ()
+            if is_stale(incident.updated_at, request.POST.get("opened_at_version")):
+                self.message_user(request, STALE_STEP, messages.ERROR)
+                return HttpResponseRedirect(change_url)
+        try:
+            done = STEP_FUNCTIONS[step](incident, request.user, *arguments)
+        except workflow.TransitionRefused as refused:
+            if refused.field == "reason":
+                return self._retract_page(request, [incident], single=True, error=refused.message)
+            self.message_user(request, refused.message, messages.ERROR)
+        else:
+            self.log_change(request, done, f"{STEP_DONE[step].capitalize()}.")
+            self.message_user(request, f"“{done}” {STEP_DONE[step]}.", messages.SUCCESS)
+        return HttpResponseRedirect(change_url)
+
+    def _keeping_filters(self, request, url):
+        """The URL with the changelist filters the editor came from, as the admin's own links keep them."""
+        return add_preserved_filters(
+            {"preserved_filters": self.get_preserved_filters(request), "opts": self.opts}, url
+        )
+
+    def _retract_page(self, request, incidents, *, single, error=None):
+        """The page asking for the reason: for one incident (its button) or several (the action)."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Retract incident" if single else "Retract incidents",
+            "opts": self.opts,
+            "incidents": incidents,
+            "single": single,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "reason": request.POST.get("reason", ""),
+            "error": error,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, RETRACT_TEMPLATE, context)
+
+    # ---- the workflow's steps on the changelist -------------------------------------------
 
     @admin.action(description="Mark selected drafts as reviewed", permissions=["change"])
     def mark_reviewed(self, request, queryset):
-        drafts = list(queryset.filter(status=Incident.Status.DRAFT))
-        for incident in drafts:
-            incident.status = Incident.Status.REVIEWED
-            incident.reviewed_by, incident.reviewed_at = request.user, timezone.now()
-            incident.save()
-        self._report(request, queryset, len(drafts), "reviewed", "drafts")
+        self._take_step(request, queryset, "review")
 
     @admin.action(description="Publish selected reviewed incidents", permissions=["change"])
     def publish(self, request, queryset):
-        reviewed = list(queryset.filter(status=Incident.Status.REVIEWED))
-        for incident in reviewed:
-            incident.status = Incident.Status.PUBLISHED
-            incident.save()
-        self._report(request, queryset, len(reviewed), "published", "reviewed incidents")
+        self._take_step(request, queryset, "publish")
 
-    def _report(self, request, queryset, done, verb, eligible):
-        skipped = queryset.count() - done
-        self.message_user(request, f"{done} incident(s) {verb}.")
-        if skipped:
+    @admin.action(description="Retract selected incidents…", permissions=["change"])
+    def retract_selected(self, request, queryset):
+        incidents = list(queryset)
+        if not request.POST.get("post"):
+            return self._retract_page(request, incidents, single=False)
+        return self._take_step(request, incidents, "retract", request.POST.get("reason", ""))
+
+    @admin.action(description="Reopen selected retracted incidents as drafts", permissions=["change"])
+    def reopen_selected(self, request, queryset):
+        self._take_step(request, queryset, "reopen")
+
+    def _take_step(self, request, incidents, step, *arguments):
+        done, refusals = 0, []
+        for incident in incidents:
+            try:
+                STEP_FUNCTIONS[step](incident, request.user, *arguments)
+            except workflow.TransitionRefused as refused:
+                if refused.field == "reason":
+                    # Refused before any incident is touched: the reason is asked for again.
+                    return self._retract_page(request, list(incidents), single=False, error=refused.message)
+                refusals.append(refused.message)
+            else:
+                self.log_change(request, incident, f"{STEP_DONE[step].capitalize()}.")
+                done += 1
+        self.message_user(request, f"{done} incident(s) {STEP_DONE[step]}.")
+        if refusals:
+            why = " ".join(sorted(set(refusals)))
             self.message_user(
-                request, f"{skipped} skipped: only {eligible} can be {verb}.", level=messages.WARNING
+                request,
+                f"{len(refusals)} skipped: only {STEP_ELIGIBLE[step]} can be {STEP_DONE[step]}. {why}",
+                level=messages.WARNING,
             )
+        return None
 
 
 @admin.register(CasualtyFigure)
-class CasualtyFigureAdmin(SimpleHistoryAdmin):
+class CasualtyFigureAdmin(IncidentsFollowMixin, SimpleHistoryAdmin):
     form = CasualtyFigureForm
     list_display = [
         "incident",
@@ -496,27 +765,9 @@ class CasualtyFigureAdmin(SimpleHistoryAdmin):
         "notes",
     ]
 
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        affected = {obj.incident_id}
-        if change:
-            # A figure moved to another incident changes the totals of both.
-            affected.add(form.initial["incident"])
-        refresh_totals(affected)
-
-    def delete_model(self, request, obj):
-        incident_id = obj.incident_id
-        super().delete_model(request, obj)
-        refresh_totals([incident_id])
-
-    def delete_queryset(self, request, queryset):
-        incident_ids = set(queryset.values_list("incident_id", flat=True))
-        super().delete_queryset(request, queryset)
-        refresh_totals(incident_ids)
-
 
 @admin.register(IncidentActor)
-class IncidentActorAdmin(SimpleHistoryAdmin):
+class IncidentActorAdmin(IncidentsFollowMixin, SimpleHistoryAdmin):
     list_display = ["incident", "actor", "role", "claimed_by"]
     list_filter = ["role", "actor__kind"]
     search_fields = ["incident__title", "incident__slug", "actor__name", "actor__slug"]

@@ -1,13 +1,18 @@
-"""The editors' admin: pages render, inlines save and refresh totals, bad input is a form error."""
+"""The editors' admin: pages render, inlines save and refresh totals, bad input is a form error,
+and every write ends with incidents.derived (totals, search text, the read cache)."""
 
 import datetime
+from contextlib import contextmanager
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.test import TestCase
 from django.urls import reverse
 from django.utils.html import escape
 
-from incidents.models import CasualtyFigure, Incident, IncidentActor
+from incidents import caching, derived
+from incidents.models import Actor, CasualtyFigure, Incident, IncidentActor, Location, Source
 from tests.factories import add_actor, add_figure, make_actor, make_incident, make_location, make_source
 
 
@@ -44,7 +49,6 @@ def incident_post(actor_rows=(), figure_rows=(), initial_actors=0, initial_figur
         "location": "",
         "parent": "",
         "summary": "",
-        "status": "published",
         "extra": "{}",
         **management_form("incident_actors", len(actor_rows), initial_actors),
         **management_form("casualty_figures", len(figure_rows), initial_figures),
@@ -517,3 +521,275 @@ class FigureAdminRefreshesTotalsTests(AdminTestCase):
         other.refresh_from_db()
         self.assertIsNone(self.incident.killed_best)
         self.assertIsNone(other.killed_best)
+
+
+@contextmanager
+def model_signals_muted():
+    """Without the model signals that also empty the read cache (incidents.derived.connect), so
+    what a test sees is the admin's own call to incidents.derived at the end of its write."""
+    models = list(apps.get_app_config("incidents").get_models())
+    for model in models:
+        post_save.disconnect(sender=model, dispatch_uid=f"derived-save-{model.__name__}")
+        post_delete.disconnect(sender=model, dispatch_uid=f"derived-delete-{model.__name__}")
+    m2m_changed.disconnect(sender=Incident.sources.through, dispatch_uid="derived-sources")
+    try:
+        yield
+    finally:
+        if hasattr(derived, "connect"):
+            derived.connect(models)
+
+
+def actor_post(actor, **fields):
+    data = {
+        "name": actor.name,
+        "slug": actor.slug,
+        "kind": actor.kind,
+        "country": actor.country,
+        "parent": "",
+        "aliases": "[]",
+        "description": "",
+        "external_ids": "{}",
+    }
+    data.update(fields)
+    return data
+
+
+def location_post(location, **fields):
+    data = {
+        "name": location.name,
+        "slug": location.slug,
+        "country_code": location.country_code,
+        "admin1": location.admin1,
+        "admin2": location.admin2,
+        "latitude": str(location.latitude),
+        "longitude": str(location.longitude),
+        "geo_precision": location.geo_precision,
+        "notes": "",
+    }
+    data.update(fields)
+    return data
+
+
+def source_post(source, **fields):
+    data = {
+        "title": source.title,
+        "slug": source.slug,
+        "publisher": source.publisher,
+        "published_on": source.published_on.isoformat(),
+        "published_on_precision": "day",
+        "url": "",
+        "kind": source.kind,
+        "language": "en",
+        "version": "",
+        "notes": "",
+        "text": source.text,
+    }
+    data.update(fields)
+    return data
+
+
+def role_post(incident, actor, **fields):
+    data = {"incident": str(incident.pk), "actor": str(actor.pk), "role": "side_a", "claimed_by": ""}
+    data.update({"quote": "", "note": ""}, **fields)
+    return data
+
+
+class WritePathsEmptyTheReadCacheTests(AdminTestCase):
+    """Every admin write moves the read cache's generation on, by its own call to incidents.derived."""
+
+    def assert_write_moves_generation(self, write, status=302):
+        before = caching.generation()
+        with model_signals_muted(), self.captureOnCommitCallbacks(execute=True):
+            response = write()
+        self.assertEqual(response.status_code, status)
+        self.assertGreater(caching.generation(), before)
+
+    def url(self, model, view, *args):
+        return reverse(f"admin:incidents_{model}_{view}", args=args)
+
+    def test_incident_add_change_and_delete(self):
+        self.assert_write_moves_generation(
+            lambda: self.client.post(self.url("incident", "add"), incident_post(slug="new", title="New"))
+        )
+        new = Incident.objects.get(slug="new")
+        data = incident_post(title="Renamed", slug="new")
+        self.assert_write_moves_generation(
+            lambda: self.client.post(self.url("incident", "change", new.pk), data)
+        )
+        self.assert_write_moves_generation(
+            lambda: self.client.post(self.url("incident", "delete", new.pk), {"post": "yes"})
+        )
+        others = [make_incident().pk, make_incident().pk]
+        self.assert_write_moves_generation(
+            lambda: self.client.post(
+                self.url("incident", "changelist"),
+                {"action": "delete_selected", "_selected_action": others, "post": "yes"},
+            )
+        )
+
+    def test_incident_workflow_actions_and_buttons(self):
+        incident = make_incident(status="draft")
+        changelist = self.url("incident", "changelist")
+        for action, extra in (
+            ("mark_reviewed", {}),
+            ("publish", {}),
+            ("retract_selected", {"post": "yes", "reason": "Duplicate."}),
+            ("reopen_selected", {}),
+        ):
+            with self.subTest(action=action):
+                data = {"action": action, "_selected_action": [incident.pk], **extra}
+                self.assert_write_moves_generation(lambda data=data: self.client.post(changelist, data))
+        self.assertEqual(Incident.objects.get(pk=incident.pk).status, "draft")
+        for step, data in (
+            ("review", {}),
+            ("publish", {}),
+            ("retract", {"reason": "Duplicate."}),
+            ("reopen", {}),
+        ):
+            with self.subTest(step=step):
+                url = self.url("incident", "step", incident.pk, step)
+                self.assert_write_moves_generation(lambda url=url, data=data: self.client.post(url, data))
+        self.assertEqual(Incident.objects.get(pk=incident.pk).status, "draft")
+
+    def test_casualty_figure_add_change_delete_and_revert(self):
+        self.assert_write_moves_generation(
+            lambda: self.client.post(
+                self.url("casualtyfigure", "add"), figure_post(self.incident, self.source, group="civilians")
+            )
+        )
+        figure = CasualtyFigure.objects.get(group="civilians")
+        self.assert_write_moves_generation(
+            lambda: self.client.post(
+                self.url("casualtyfigure", "change", figure.pk),
+                figure_post(self.incident, self.source, group="civilians", best="20", low="20"),
+            )
+        )
+        version = CasualtyFigure.history.filter(id=figure.pk, best=12).get()
+        self.assert_write_moves_generation(
+            lambda: self.client.post(
+                self.url("casualtyfigure", "simple_history", figure.pk, version.history_id),
+                figure_post(self.incident, self.source, group="civilians"),
+            )
+        )
+        self.incident.refresh_from_db()
+        self.assertEqual(self.incident.killed_best, 17 + 12)  # the revert's totals are refreshed
+        self.assert_write_moves_generation(
+            lambda: self.client.post(self.url("casualtyfigure", "delete", figure.pk), {"post": "yes"})
+        )
+        self.assert_write_moves_generation(
+            lambda: self.client.post(
+                self.url("casualtyfigure", "changelist"),
+                {"action": "delete_selected", "_selected_action": [self.figure.pk], "post": "yes"},
+            )
+        )
+
+    def test_incident_actor_add_change_and_delete(self):
+        self.assert_write_moves_generation(
+            lambda: self.client.post(
+                self.url("incidentactor", "add"), role_post(self.incident, self.militia, role="perpetrator")
+            )
+        )
+        role = IncidentActor.objects.get(role="perpetrator")
+        self.assert_write_moves_generation(
+            lambda: self.client.post(
+                self.url("incidentactor", "change", role.pk),
+                role_post(self.incident, self.militia, role="target"),
+            )
+        )
+        self.assert_write_moves_generation(
+            lambda: self.client.post(self.url("incidentactor", "delete", role.pk), {"post": "yes"})
+        )
+
+    def test_actor_location_and_source_changes_and_deletes(self):
+        self.assert_write_moves_generation(
+            lambda: self.client.post(self.url("actor", "change", self.militia.pk), actor_post(self.militia))
+        )
+        lonely = make_actor()
+        self.assert_write_moves_generation(
+            lambda: self.client.post(self.url("actor", "delete", lonely.pk), {"post": "yes"})
+        )
+        self.assert_write_moves_generation(
+            lambda: self.client.post(
+                self.url("location", "change", self.location.pk), location_post(self.location)
+            )
+        )
+        nowhere = make_location()
+        self.assert_write_moves_generation(
+            lambda: self.client.post(
+                self.url("location", "changelist"),
+                {"action": "delete_selected", "_selected_action": [nowhere.pk], "post": "yes"},
+            )
+        )
+        self.assert_write_moves_generation(
+            lambda: self.client.post(self.url("source", "change", self.source.pk), source_post(self.source))
+        )
+        unused = make_source()
+        self.assert_write_moves_generation(
+            lambda: self.client.post(self.url("source", "delete", unused.pk), {"post": "yes"})
+        )
+        self.assertFalse(Actor.objects.filter(pk=lonely.pk).exists())
+        self.assertFalse(Location.objects.filter(pk=nowhere.pk).exists())
+        self.assertFalse(Source.objects.filter(pk=unused.pk).exists())
+
+    def test_incident_revert_on_the_history_page(self):
+        # The history page's revert saves the incident without its inlines; it still ends with
+        # incidents.derived, and cannot bring back the status of the version it starts from.
+        version = Incident.history.filter(id=self.incident.pk).earliest("history_date")
+        Incident.objects.filter(pk=self.incident.pk).update(status="draft")  # no new version
+        data = incident_post(
+            title="Khorog clashes, reverted",
+            slug=self.incident.slug,
+            location=str(self.location.pk),
+            sources=[str(self.source.pk)],
+            opened_at_version=self.incident.updated_at.isoformat(),
+        )
+        url = self.url("incident", "simple_history", self.incident.pk, version.history_id)
+        self.assert_write_moves_generation(lambda: self.client.post(url, data))
+        self.incident.refresh_from_db()
+        self.assertEqual((self.incident.title, self.incident.status), ("Khorog clashes, reverted", "draft"))
+
+    def test_a_refused_write_leaves_the_generation(self):
+        before = caching.generation()
+        with model_signals_muted(), self.captureOnCommitCallbacks(execute=True):
+            response = self.client.post(
+                reverse("admin:incidents_incident_step", args=[self.incident.pk, "publish"]), follow=True
+            )
+        self.assertContains(response, "A published incident cannot become published.")
+        self.assertEqual(caching.generation(), before)
+
+
+class SearchTextFollowsTests(AdminTestCase):
+    """Renames and moved roles reach the search text of every incident they touch."""
+
+    def document(self, incident):
+        return Incident.objects.values_list("search_document", flat=True).get(pk=incident.pk)
+
+    def test_renaming_an_actor(self):
+        url = reverse("admin:incidents_actor_change", args=[self.militia.pk])
+        response = self.client.post(url, actor_post(self.militia, name="Khorog volunteers"))
+        self.assertEqual(response.status_code, 302)
+        self.assertIn("Khorog volunteers", self.document(self.incident))
+        self.assertNotIn("Local militia", self.document(self.incident))
+
+    def test_renaming_a_location(self):
+        url = reverse("admin:incidents_location_change", args=[self.location.pk])
+        response = self.client.post(url, location_post(self.location, name="Xorugh"))
+        self.assertEqual(response.status_code, 302)
+        self.assertIn("Xorugh", self.document(self.incident))
+
+    def test_moving_an_actor_role_to_another_incident(self):
+        other = make_incident()
+        role = self.incident.incident_actors.get(role="side_b")
+        url = reverse("admin:incidents_incidentactor_change", args=[role.pk])
+        response = self.client.post(url, role_post(other, self.militia, role="side_b"))
+        self.assertEqual(response.status_code, 302)
+        self.assertIn("Local militia", self.document(other))
+        self.assertNotIn("Local militia", self.document(self.incident))
+
+    def test_deleting_an_actor_role(self):
+        role = self.incident.incident_actors.get(role="side_b")
+        response = self.client.post(
+            reverse("admin:incidents_incidentactor_delete", args=[role.pk]), {"post": "yes"}
+        )
+        self.assertEqual(response.status_code, 302)
+        self.assertNotIn("Local militia", self.document(self.incident))
