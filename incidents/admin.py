@@ -31,7 +31,16 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from incidents import derived, workflow
 from incidents.evidence import quote_occurs_in, quote_spans
-from incidents.models import Actor, CasualtyFigure, Incident, IncidentActor, Location, Source
+from incidents.models import (
+    CLAIM_EDITED_FIELDS,
+    INCIDENT_EDITED_FIELDS,
+    Actor,
+    CasualtyFigure,
+    Incident,
+    IncidentActor,
+    Location,
+    Source,
+)
 
 EMPTY = "–"
 FIGURES_LISTED = 20
@@ -323,20 +332,8 @@ class CasualtyFigureInline(admin.TabularInline):
     fk_name = "incident"
     form = CasualtyFigureForm
     formset = CasualtyFigureInlineFormSet
-    fields = [
-        "outcome",
-        "group",
-        "actor",
-        "low",
-        "best",
-        "high",
-        "qualifier",
-        "wording",
-        "claimed_by",
-        "source",
-        "quote",
-        "is_preferred",
-    ]
+    # What the API writes of a claim, less the notes, which the claim's own page edits.
+    fields = [name for name in CLAIM_EDITED_FIELDS if name != "notes"]
     autocomplete_fields = ["actor", "claimed_by", "source"]
     formfield_overrides = COMPACT_TEXT
     show_change_link = True
@@ -358,20 +355,8 @@ class IncidentForm(forms.ModelForm):
 
     class Meta:
         model = Incident
-        fields = (
-            "title",
-            "slug",
-            "event_type",
-            "sub_event_type",
-            "start_date",
-            "end_date",
-            "date_precision",
-            "location",
-            "parent",
-            "summary",
-            "sources",
-            "extra",
-        )
+        # The fieldsets below decide the page's order.
+        fields = (*INCIDENT_EDITED_FIELDS, "extra")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -733,16 +718,7 @@ class CasualtyFigureAdmin(IncidentsFollowMixin, SimpleHistoryAdmin):
     form = CasualtyFigureForm
     list_display = [
         "incident",
-        "outcome",
-        "group",
-        "low",
-        "best",
-        "high",
-        "qualifier",
-        "wording",
-        "claimed_by",
-        "source",
-        "is_preferred",
+        *(name for name in CLAIM_EDITED_FIELDS if name not in ("actor", "quote", "notes")),
     ]
     list_filter = ["outcome", "group", "qualifier", "is_preferred", "source__kind"]
     search_fields = ["incident__title", "incident__slug", "wording", "quote", "source__title"]

@@ -191,6 +191,37 @@ class Location(SlugNaturalKeyMixin, models.Model):
 
 
 OUTCOMES_WITH_TOTALS = ("killed", "wounded", "detained", "missing")
+# What an incident is and when, the fields every listing of an incident's own fields starts
+# with, in this order (the API's shape and write body, the bulk writers).
+INCIDENT_WHAT_AND_WHEN = (
+    "slug",
+    "title",
+    "event_type",
+    "sub_event_type",
+    "start_date",
+    "end_date",
+    "date_precision",
+)
+# What editors write of an incident's own fields, in the admin and through the API.
+INCIDENT_EDITED_FIELDS = (*INCIDENT_WHAT_AND_WHEN, "location", "parent", "summary", "sources")
+# A place as incidents show it: everything but the editors' notes.
+PLACE_FIELDS = ("slug", "name", "country_code", "admin1", "admin2", "latitude", "longitude", "geo_precision")
+# What the admin and the API write of a casualty claim (beside its incident).
+CLAIM_EDITED_FIELDS = (
+    "outcome",
+    "group",
+    "actor",
+    "low",
+    "best",
+    "high",
+    "qualifier",
+    "wording",
+    "claimed_by",
+    "source",
+    "quote",
+    "is_preferred",
+    "notes",
+)
 
 
 class IncidentQuerySet(models.QuerySet):

@@ -18,19 +18,21 @@ import json
 from collections import defaultdict
 
 from incidents.api.compiled import RowsByKeys
-from incidents.models import OUTCOMES_WITH_TOTALS, CasualtyFigure, Incident, IncidentActor
+from incidents.models import (
+    CLAIM_EDITED_FIELDS,
+    INCIDENT_WHAT_AND_WHEN,
+    OUTCOMES_WITH_TOTALS,
+    PLACE_FIELDS,
+    CasualtyFigure,
+    Incident,
+    IncidentActor,
+)
 from incidents.totals import BOUNDS, TOTAL_COLUMNS
 
 # The public shapes' fields, in the order they are served (the schema's serializers list
 # them from here).
 INCIDENT_FIELDS = (
-    "slug",
-    "title",
-    "event_type",
-    "sub_event_type",
-    "start_date",
-    "end_date",
-    "date_precision",
+    *INCIDENT_WHAT_AND_WHEN,
     "location",
     "parent",
     "children",
@@ -45,48 +47,17 @@ INCIDENT_FIELDS = (
     "created_at",
     "updated_at",
 )
-CLAIM_FIELDS = (
-    "id",
-    "uid",
-    "outcome",
-    "group",
-    "actor",
-    "low",
-    "best",
-    "high",
-    "qualifier",
-    "wording",
-    "claimed_by",
-    "source",
-    "quote",
-    "is_preferred",
-    "notes",
-)
+CLAIM_FIELDS = ("id", "uid", *CLAIM_EDITED_FIELDS)
 # On its own (the casualties endpoint) a claim names its incident.
 STANDALONE_CLAIM_FIELDS = ("id", "uid", "incident", *CLAIM_FIELDS[2:])
 ROLE_FIELDS = ("actor", "role", "claimed_by", "quote", "note")
-LOCATION_FIELDS = (
-    "slug",
-    "name",
-    "country_code",
-    "admin1",
-    "admin2",
-    "latitude",
-    "longitude",
-    "geo_precision",
-)
+LOCATION_FIELDS = PLACE_FIELDS
 ACTOR_REF = ("slug", "name", "kind")
 SOURCE_REF = ("slug", "title", "publisher", "url")
 # The values() paths an incident row holds.
 INCIDENT_ROW_PATHS = (
     "id",
-    "slug",
-    "title",
-    "event_type",
-    "sub_event_type",
-    "start_date",
-    "end_date",
-    "date_precision",
+    *INCIDENT_WHAT_AND_WHEN,
     "location_id",
     *(f"location__{field}" for field in LOCATION_FIELDS),
     "parent__slug",

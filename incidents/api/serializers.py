@@ -12,6 +12,8 @@ from incidents import derived
 from incidents.api import representation
 from incidents.evidence import quote_occurs_in
 from incidents.models import (
+    CLAIM_EDITED_FIELDS,
+    INCIDENT_EDITED_FIELDS,
     Actor,
     CasualtyFigure,
     Incident,
@@ -336,7 +338,7 @@ class NestedClaimSerializer(ModelRulesMixin, serializers.ModelSerializer):
         model = CasualtyFigure
         extra_kwargs = {bound: {"max_value": MAX_COUNT} for bound in ("low", "best", "high")}
         # What a client writes of a claim: all it reads but the ids.
-        fields = representation.CLAIM_FIELDS[2:]
+        fields = CLAIM_EDITED_FIELDS
 
     def excluded_from_model_checks(self):
         # The incident may not exist yet; the incident serializer checks preferred figures.
@@ -387,21 +389,7 @@ class IncidentWriteSerializer(ModelRulesMixin, serializers.ModelSerializer):
 
     class Meta:
         model = Incident
-        fields = (
-            "slug",
-            "title",
-            "event_type",
-            "sub_event_type",
-            "start_date",
-            "end_date",
-            "date_precision",
-            "location",
-            "parent",
-            "summary",
-            "sources",
-            "actors",
-            "casualty_figures",
-        )
+        fields = (*INCIDENT_EDITED_FIELDS, "actors", "casualty_figures")
 
     def validate(self, attrs):
         attrs = super().validate(attrs)

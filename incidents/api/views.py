@@ -309,6 +309,13 @@ class RecordViewSet(ApiViewMixin, ETagMixin, WriteSerializerMixin, viewsets.Mode
     lookup_value_regex = SLUG_PATTERN
     refused_deletes = True
     still_referred_to = ""
+    # Which derived.names_changed argument an update names, when incidents show this record's name.
+    renames = None
+
+    def perform_update(self, serializer):
+        record = serializer.save()
+        if self.renames:
+            derived.names_changed(**{self.renames: [record.pk]})
 
     def perform_destroy(self, instance):
         try:
@@ -323,13 +330,10 @@ class ActorViewSet(RecordViewSet):
     write_serializer_class = serializers.ActorWriteSerializer
     filterset_class = filters.ActorFilter
     still_referred_to = "This actor is still referred to by incidents, claims or members."
+    renames = "actor_ids"
 
     def get_queryset(self):
         return Actor.objects.select_related("parent").order_by("name", "id")
-
-    def perform_update(self, serializer):
-        actor = serializer.save()
-        derived.names_changed(actor_ids=[actor.pk])
 
 
 class LocationViewSet(RecordViewSet):
@@ -338,13 +342,10 @@ class LocationViewSet(RecordViewSet):
     write_serializer_class = serializers.LocationWriteSerializer
     filterset_class = filters.LocationFilter
     still_referred_to = "This location is still the place of incidents."
+    renames = "location_ids"
 
     def get_queryset(self):
         return Location.objects.order_by("country_code", "admin1", "name", "id")
-
-    def perform_update(self, serializer):
-        location = serializer.save()
-        derived.names_changed(location_ids=[location.pk])
 
 
 class SourceViewSet(RecordViewSet):

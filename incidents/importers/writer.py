@@ -20,6 +20,8 @@ from incidents.history import record_load_in_history
 from incidents.importers.records import EXTRA_KEYS, place_key, shorten
 from incidents.importers.values import bounded_slug, fold
 from incidents.models import (
+    INCIDENT_WHAT_AND_WHEN,
+    PLACE_FIELDS,
     Actor,
     CasualtyFigure,
     Incident,
@@ -36,13 +38,7 @@ Existing = namedtuple("Existing", "pk status row_hash withdrawn")
 KnownPlace = namedtuple("KnownPlace", "pk name admin1 admin2")
 
 INCIDENT_FIELDS = (
-    "slug",
-    "title",
-    "event_type",
-    "sub_event_type",
-    "start_date",
-    "end_date",
-    "date_precision",
+    *INCIDENT_WHAT_AND_WHEN,
     "location_id",
     "status",
     "extra",
@@ -288,24 +284,9 @@ def resolve_places(places):
     return found
 
 
-LOCATION_FIELDS = (
-    "slug",
-    "name",
-    "country_code",
-    "admin1",
-    "admin2",
-    "latitude",
-    "longitude",
-    "geo_precision",
-)
+LOCATION_FIELDS = PLACE_FIELDS
 NEW_INCIDENT_FIELDS = (
-    "slug",
-    "title",
-    "event_type",
-    "sub_event_type",
-    "start_date",
-    "end_date",
-    "date_precision",
+    *INCIDENT_WHAT_AND_WHEN,
     "location_id",
     "status",
     "extra",

@@ -12,7 +12,15 @@ from django.db import transaction
 
 from incidents import derived
 from incidents.bulk import Table, next_ids
-from incidents.models import Actor, CasualtyFigure, Incident, IncidentActor, Location, Source
+from incidents.models import (
+    INCIDENT_WHAT_AND_WHEN,
+    Actor,
+    CasualtyFigure,
+    Incident,
+    IncidentActor,
+    Location,
+    Source,
+)
 from incidents.synthetic.generator import plan_incident, pool_actor, pool_place
 from incidents.totals import TOTAL_COLUMNS
 
@@ -28,13 +36,7 @@ MAX_BATCH_SIZE = 10_000
 
 # The fields of IncidentPlan.row, then those that need database ids.
 PLANNED_INCIDENT_FIELDS = (
-    "slug",
-    "title",
-    "event_type",
-    "sub_event_type",
-    "start_date",
-    "end_date",
-    "date_precision",
+    *INCIDENT_WHAT_AND_WHEN,
     "summary",
     "status",
     "retraction_reason",
