@@ -1,4 +1,5 @@
-"""Small builders for test data: each returns a saved record with sensible defaults."""
+"""Small builders for test data: each returns a saved record with sensible defaults (build_incidents
+builds a family of them)."""
 
 import datetime
 import itertools
@@ -89,3 +90,18 @@ def add_figure(incident, source, refresh=True, **fields):
     if refresh:
         refresh_totals([incident.pk])
     return figure
+
+
+def build_incidents(count):
+    """`count` incidents: one parent with a place, and count - 1 children of it, each with the
+    place, a source, two actor roles (one claimed) and two claims (one with actor and claimant)."""
+    source = make_source()
+    place = make_location()
+    parent = make_incident(location=place)
+    for _ in range(count - 1):
+        incident = make_incident(location=place, parent=parent)
+        incident.sources.add(source)
+        add_actor(incident, make_actor(), "side_a")
+        add_actor(incident, make_actor(), "side_b", claimed_by=make_actor())
+        add_figure(incident, source, claimed_by=make_actor(), actor=make_actor(), refresh=False)
+        add_figure(incident, source, group="civilians", refresh=False)

@@ -206,6 +206,14 @@ class LoadDataTests(TestCase):
                 self.assertEqual({c: record["fields"][c] for c in TOTAL_COLUMNS}, computed_totals(incident))
                 self.assertEqual(stored_totals(incident), computed_totals(incident))
 
+    def test_plain_loaddata_serves_search_too(self):
+        call_command("loaddata", *map(str, FIXTURE_FILES), verbosity=0)
+
+        response = self.client.get(reverse("incident-list"), {"search": "snipers"})
+        self.assertEqual(
+            [row["slug"] for row in response.json()["results"]], ["khorugh-sniper-killings-2012"]
+        )
+
 
 # -- load_seeds failing: clear errors, nothing half-written -----------------------------------
 

@@ -1,4 +1,4 @@
-"""import_ucdp on real UCDP GED files (tests/data, CC BY 4.0): every layout, the mapping rules,
+"""import_ucdp on real UCDP GED files (tests/importers/data, CC BY 4.0): every layout, the mapping rules,
 re-imports, newer releases, withdrawals, bad input, and the API serving the result."""
 
 import csv

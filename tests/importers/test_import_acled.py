@@ -1,4 +1,4 @@
-"""import_acled on ACLED-layout files written for these tests (tests/data; no ACLED data):
+"""import_acled on ACLED-layout files written for these tests (tests/importers/data; no ACLED data):
 both layouts, text and numeric actor types, both date formats, the mapping rules,
 re-imports, bad input and the API serving the result."""
 

@@ -56,7 +56,7 @@ VIEWPORT = {"width": 1600, "height": 1000}
 # How long to wait for an element or a condition. Playwright's defaults (30 s for
 # actions, 5 s for expect) are too long to fail on and too short on a slow CI machine.
 TIMEOUT_MS = 15_000
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 
 PASSWORD = "correct horse battery staple"
 TITLE = "Clash at a checkpoint in Khorog"

@@ -51,11 +51,3 @@ def test_response_matches_golden_file(seeded, client, name):
     if os.environ.get("UPDATE_GOLDEN"):
         golden.write_text(rendered, encoding="utf-8")
     assert rendered == golden.read_text(encoding="utf-8")
-
-
-@pytest.mark.django_db
-def test_plain_loaddata_serves_search_too(client):
-    fixtures = sorted(str(p) for p in (Path(__file__).parent.parent / "fixtures").glob("*.json"))
-    call_command("loaddata", *fixtures, verbosity=0)
-    response = client.get(reverse("incident-list"), {"search": "snipers"})
-    assert [row["slug"] for row in response.json()["results"]] == ["khorugh-sniper-killings-2012"]

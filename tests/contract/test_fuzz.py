@@ -41,8 +41,8 @@ from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 
 from config.wsgi import application
-from incidents.models import CasualtyFigure, Incident, IncidentTombstone, Source
 from incidents.api.views import SLUG_PATTERN
+from incidents.models import CasualtyFigure, Incident, IncidentTombstone, Source
 from tests.factories import add_actor, add_figure, make_actor, make_incident, make_location
 
 pytestmark = pytest.mark.fuzz

@@ -1,4 +1,5 @@
-"""Streaming exports: CSV, claims CSV, GeoJSON, NDJSON; their queries, memory and HTTP negotiation."""
+"""Streaming exports: CSV, claims CSV, GeoJSON, NDJSON; their queries per chunk, memory, HTTP
+negotiation and the cap on one download (EXPORT_MAX_ROWS)."""
 
 import csv
 import datetime
@@ -12,7 +13,7 @@ import jsonschema
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from django.test import TestCase
+from django.test import TestCase, override_settings
 from django.urls import reverse
 
 from incidents.api.columns import CLAIM_CSV, INCIDENT_CSV, headers
@@ -27,7 +28,15 @@ from incidents.api.exports import (
 )
 from incidents.api.views import IncidentViewSet
 from incidents.models import Incident
-from tests.factories import add_actor, add_figure, make_actor, make_incident, make_location, make_source
+from tests.factories import (
+    add_actor,
+    add_figure,
+    build_incidents,
+    make_actor,
+    make_incident,
+    make_location,
+    make_source,
+)
 
 LIST_URL = reverse("incident-list")
 FIXED_NOW = datetime.datetime(2024, 3, 9, 23, 30, tzinfo=datetime.UTC)
@@ -145,20 +154,6 @@ def build_world():
     )
     world["homeless"] = make_incident(slug="homeless", start_date=datetime.date(2012, 5, 1))
     return world
-
-
-def build_incidents(count):
-    """`count` incidents, each with actors, claims, a source, a parent and a place."""
-    source = make_source()
-    place = make_location()
-    parent = make_incident(location=place)
-    for _ in range(count - 1):
-        incident = make_incident(location=place, parent=parent)
-        incident.sources.add(source)
-        add_actor(incident, make_actor(), "side_a")
-        add_actor(incident, make_actor(), "side_b", claimed_by=make_actor())
-        add_figure(incident, source, claimed_by=make_actor(), actor=make_actor(), refresh=False)
-        add_figure(incident, source, group="civilians", refresh=False)
 
 
 class ExportContentTests(TestCase):
@@ -433,6 +428,15 @@ class ExportIsNotPaginatedTests(TestCase):
                 self.assertEqual(len(lines), 120 + header_lines)
         body = json.loads(b"".join(self.client.get(LIST_URL, {"format": "geojson"}).streaming_content))
         self.assertEqual(body["metadata"], {"features": 120, "without_coordinates": 0})
+
+
+class ExportCapTests(TestCase):
+    def test_an_export_stops_at_the_configured_number_of_incidents(self):
+        for _ in range(5):
+            make_incident()
+        with override_settings(EXPORT_MAX_ROWS=3):
+            body = b"".join(self.client.get(reverse("incident-list"), {"format": "ndjson"}).streaming_content)
+        self.assertEqual(len(body.splitlines()), 3)
 
 
 # About 80 s (tracemalloc slows the NDJSON serializer several times over); CI runs it,

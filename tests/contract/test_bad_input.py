@@ -538,8 +538,8 @@ def test_the_bodies_the_rows_spoil_are_valid(catalogue_data, db):
 HEADER = ("Endpoint", "Input", "Expected status", "Field named in the error", "Note")
 REGENERATE = (
     "docs/bad-input.md differs from ROWS; print the table with: DJANGO_SETTINGS_MODULE=config.settings "
-    ".venv/bin/python -c 'import django; django.setup(); from tests.test_bad_input import render_table; "
-    "print(render_table())'"
+    ".venv/bin/python -c 'import django; django.setup(); "
+    "from tests.contract.test_bad_input import render_table; print(render_table())'"
 )
 
 
