@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run serve test bench lint format migrations-check reload-fixtures ci clean
+.PHONY: run serve security-check test bench lint format migrations-check reload-fixtures ci clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (set PYTHON=...)"; exit 1; }
@@ -13,15 +13,18 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-run: $(STAMP)  ## Create the database, load the seed data and serve on http://127.0.0.1:8000
+run: $(STAMP)  ## Create the database, load the seed records it lacks (never overwriting edits) and serve on http://127.0.0.1:8000
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py load_seeds
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
-serve: $(STAMP)  ## Production server: gunicorn on 127.0.0.1:8000 (set SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL; see docs/deployment.md)
+serve: $(STAMP)  ## Production server: gunicorn (config/gunicorn.py) on 127.0.0.1:8000 (set SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL; see docs/operations.md)
 	DEBUG=false $(BIN)/python manage.py collectstatic --no-input -v0
 	DEBUG=false $(BIN)/python manage.py migrate --no-input
-	DEBUG=false $(BIN)/gunicorn config.wsgi --bind $${BIND:-127.0.0.1:8000} --workers $${WORKERS:-2} --access-logfile -
+	DEBUG=false $(BIN)/gunicorn --config config/gunicorn.py
+
+security-check: $(STAMP)  ## The security suite against the production setup over real HTTP (docs/security.md)
+	$(BIN)/python -m ops.security_check
 
 test: $(STAMP)  ## The whole test suite, on SQLite unless DATABASE_URL says otherwise
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -42,9 +45,9 @@ format: $(STAMP)
 migrations-check: $(STAMP)
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
-reload-fixtures: $(STAMP)  ## Load fixtures/ again into the current database
+reload-fixtures: $(STAMP)  ## Make fixtures/ records as the files say; lists curated changes it would undo, YES=1 undoes them
 	$(BIN)/python manage.py migrate --no-input
-	$(BIN)/python manage.py load_seeds
+	$(BIN)/python manage.py load_seeds --replace $(if $(YES),--yes)
 
 ci:
 	bash .ci/run

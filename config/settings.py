@@ -6,9 +6,11 @@ to start until SECRET_KEY and ALLOWED_HOSTS are given.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -45,6 +47,14 @@ def env_int(name, default):
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}.") from None
 
 
+def env_count(name, default, minimum=0):
+    """A whole number no smaller than `minimum`."""
+    value = env_int(name, default)
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}.")
+    return value
+
+
 def env_list(name, default=""):
     value = os.environ.get(name, default)
     return [item.strip() for item in value.split(",") if item.strip()]
@@ -76,11 +86,13 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "rest_framework.authtoken",
     "simple_history",
+    "axes",
     "incidents",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "incidents.middleware.DatabaseUnavailableMiddleware",
@@ -94,6 +106,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Every change through the admin or the API is recorded with its user.
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -156,7 +170,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    # 12 characters: short guessable phrases (the old README's "change-me") are refused.
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -190,8 +208,11 @@ EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 2_000_000)
 # client takes to download it; it gets this limit instead of DATABASE_STATEMENT_TIMEOUT_MS.
 EXPORT_STATEMENT_TIMEOUT_MS = env_int("EXPORT_STATEMENT_TIMEOUT_MS", 30 * 60 * 1000)
 
-# Caches back the throttles (and nothing else yet). Per process unless REDIS_URL is set,
-# which every production deployment with more than one process should do.
+# Caches back the throttles and the optional read cache. Without REDIS_URL the cache lives
+# in the one gunicorn process that config/gunicorn.py then runs (its threads share it);
+# that file refuses more than one process without REDIS_URL, since separate processes
+# would each count a client's requests anew (docs/security.md, "Throttle counts shared by
+# every process").
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CACHES = {
     "default": (
@@ -212,7 +233,23 @@ CORS_ALLOW_METHODS = ("GET", "HEAD", "OPTIONS")
 CORS_ALLOW_CREDENTIALS = False
 CORS_EXPOSE_HEADERS = ("ETag", "Content-Disposition", "Retry-After")
 
+# How many reverse proxies in front of the service append to X-Forwarded-For. 0 (the
+# default): the client is the socket's peer (REMOTE_ADDR) and X-Forwarded-For is ignored,
+# so a client cannot name itself anew per request to escape the throttles or the login
+# lockout. Behind N proxies, the Nth address from the right is the client; set it only
+# when the service cannot be reached except through those proxies.
+NUM_PROXIES = env_count("NUM_PROXIES", 0)
+
+
+def client_ip(request):
+    """The client's address as the throttles see it, for the login lockout too (one rule)."""
+    from rest_framework.throttling import BaseThrottle
+
+    return BaseThrottle().get_ident(request)
+
+
 REST_FRAMEWORK = {
+    "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
@@ -238,6 +275,23 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
 }
+
+# Login lockout (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one username
+# from one address, that pair is refused (429) for LOGIN_COOLOFF_MINUTES, even with the
+# right password; a successful login clears its failures. Attempts are kept in the
+# database, so every process and host sees the same count. Superusers can unlock early
+# in the admin (Axes > Access attempts) or with `manage.py axes_reset`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_count("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_count("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = client_ip
+# No log of successful logins: it would keep every editor's address and browser.
+AXES_DISABLE_ACCESS_LOG = True
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Incident records API",
@@ -271,6 +325,26 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+# Content-Security-Policy (django-csp) on every answer: scripts only from this site's own
+# static files, nothing framed, no plugins, forms post only here. Styles may be inline:
+# Redoc injects its styles at run time and the browsable API uses style attributes; a
+# style cannot run code. blob: workers are Redoc's search.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "worker-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 LOGGING = {
     "version": 1,
