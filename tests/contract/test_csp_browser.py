@@ -28,12 +28,6 @@ window.__violations = [];
 document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(
   `${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`));
 """
-# What the pages need until the lead's change to incidents/api/urls.py lands: drf-spectacular's
-# Swagger page inlines its start-up script (SpectacularSwaggerSplitView serves it as a file) and
-# its Redoc page links Google Fonts (docs/security.md, "Content-Security-Policy").
-NEEDS_URLS_CHANGE = pytest.mark.xfail(
-    strict=True, reason="incidents/api/urls.py: SpectacularSwaggerSplitView and a Redoc page without fonts"
-)
 
 
 @pytest.mark.browser
@@ -111,10 +105,8 @@ class ContentSecurityPolicyInBrowserTests(StaticLiveServerTestCase):
         self.assertEqual(self.visit("/api/v1/incidents/?format=api", ".response-info"), [])
         self.assertEqual(self.visit("/api/v1/incidents/csp-clash/?format=api", ".response-info"), [])
 
-    @NEEDS_URLS_CHANGE
     def test_swagger_ui(self):
         self.assertEqual(self.visit("/api/v1/docs/", ".opblock"), [])
 
-    @NEEDS_URLS_CHANGE
     def test_redoc(self):
         self.assertEqual(self.visit("/api/v1/redoc/", "li[data-item-id]"), [])
