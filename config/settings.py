@@ -310,6 +310,8 @@ SPECTACULAR_SETTINGS = {
         "DatePrecisionEnum": "incidents.models.DatePrecision",
         "ActorKindEnum": "incidents.models.Actor.Kind",
         "SourceKindEnum": "incidents.models.Source.Kind",
+        "ActorRoleEnum": "incidents.models.IncidentActor.Role",
+        "HistoryRoleEnum": "incidents.history.ROLES",
     },
 }
 

@@ -9,6 +9,16 @@ The spelling follows COPY's CSV rules: a field is quoted when it holds a comma, 
 quote or a line break; empty text is written like null (an empty field); lines end with
 \\n; dates are ISO 8601; timestamps ISO 8601 in UTC with a Z (microseconds only when not
 zero), as the JSON shows them.
+
+Text is neutralised against formula injection (OWASP's CSV injection rule): a TEXT cell
+that begins with `=`, `+`, `-`, `@`, a tab or a carriage return is written with a single
+quote before it, so a spreadsheet shows it as text instead of running it; quoting then
+follows the rules above. Only TEXT is: numbers (NUMBER, a negative one too), dates,
+timestamps, booleans and UUIDs are never prefixed, and ACTOR_ROLES always begins with a
+role code.
+
+A column that names another incident (`Column.status_path`) is null for the public unless
+that incident is published, in both ways of writing the layout.
 """
 
 import datetime
@@ -20,12 +30,12 @@ from dataclasses import dataclass
 from django.db.models import Case, F, Func, TextField, Value, When
 from django.db.models.functions import Cast, NullIf
 
-from incidents.models import Actor, IncidentActor
+from incidents.models import Actor, Incident, IncidentActor
 from incidents.totals import TOTAL_COLUMNS
 
 
 class Kind:
-    TEXT = "text"
+    TEXT = "text"  # neutralised against formula injection (FORMULA_TRIGGERS)
     NUMBER = "number"  # integers and decimals, written as they are stored
     DATE = "date"
     TIMESTAMP = "timestamp"
@@ -34,11 +44,19 @@ class Kind:
     ACTOR_ROLES = "actor_roles"  # role:slug|role:slug of the incident's actors
 
 
+# What a spreadsheet reads as the start of a formula (OWASP), and what is put before it.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_GUARD = "'"
+
+
 @dataclass(frozen=True)
 class Column:
     header: str
     path: str
     kind: str = Kind.TEXT
+    # For a column naming another incident: the path of that incident's status. The public
+    # reads the value only while that incident is published (null otherwise).
+    status_path: str | None = None
 
 
 INCIDENT_CSV = (
@@ -57,7 +75,7 @@ INCIDENT_CSV = (
     Column("latitude", "location__latitude", Kind.NUMBER),
     Column("longitude", "location__longitude", Kind.NUMBER),
     Column("geo_precision", "location__geo_precision"),
-    Column("parent_slug", "parent__slug"),
+    Column("parent_slug", "parent__slug", status_path="parent__status"),
     Column("actors", "id", Kind.ACTOR_ROLES),
     *(Column(column, column, Kind.NUMBER) for column in TOTAL_COLUMNS),
     Column("status", "status"),
@@ -91,6 +109,27 @@ def headers(layout):
     return [column.header for column in layout]
 
 
+def source(column, public=True):
+    """Where a column's value is read from, for both ways of writing it: its path, or for the
+    public a reference to an incident kept only while that incident is published."""
+    if public and column.status_path is not None:
+        return Case(When(**{column.status_path: Incident.Status.PUBLISHED}, then=F(column.path)))
+    return F(column.path)
+
+
+def guarded_sources(layout, public=True):
+    """{name: expression} for the columns whose value depends on who reads (to annotate)."""
+    return {
+        _guarded_name(n): source(column, public)
+        for n, column in enumerate(layout)
+        if public and column.status_path is not None
+    }
+
+
+def _guarded_name(n):
+    return f"csv_shown_{n}"
+
+
 # -- Python ------------------------------------------------------------------------------------
 
 _NEEDS_QUOTES = re.compile(r'[",\r\n]')
@@ -102,6 +141,10 @@ def _text(value):
     return value
 
 
+def _neutralised(value):
+    return FORMULA_GUARD + value if value.startswith(FORMULA_TRIGGERS) else value
+
+
 def _timestamp(value):
     return value.astimezone(datetime.UTC).isoformat().removesuffix("+00:00") + "Z"
 
@@ -109,7 +152,9 @@ def _timestamp(value):
 def _spell(kind, value):
     if value is None or value == "":
         return ""
-    if kind == Kind.TEXT or kind == Kind.ACTOR_ROLES:
+    if kind == Kind.TEXT:
+        return _text(_neutralised(value))
+    if kind == Kind.ACTOR_ROLES:
         return _text(value)
     if kind == Kind.NUMBER:
         if isinstance(value, (int, decimal.Decimal)) and not isinstance(value, bool):
@@ -134,9 +179,18 @@ def header_line(layout):
     return ",".join(_text(header) for header in headers(layout)) + "\n"
 
 
-def value_paths(layout):
-    """The values() paths the Python path reads, in the layout's order (None: built apart)."""
-    return [None if column.kind == Kind.ACTOR_ROLES else column.path for column in layout]
+def value_paths(layout, public=True):
+    """The values() paths the Python path reads, in the layout's order (None: built apart),
+    on a queryset annotated with guarded_sources(layout, public)."""
+    paths = []
+    for n, column in enumerate(layout):
+        if column.kind == Kind.ACTOR_ROLES:
+            paths.append(None)
+        elif public and column.status_path is not None:
+            paths.append(_guarded_name(n))
+        else:
+            paths.append(column.path)
+    return paths
 
 
 # -- SQL (PostgreSQL's COPY) ------------------------------------------------------------------
@@ -169,11 +223,26 @@ class _ActorRoles(Func):
     output_field = TextField()
 
 
-def sql_expression(column):
+class _Neutralised(Func):
+    """_neutralised in SQL: the guard before a text that begins with a formula trigger."""
+
+    arity = 1
+    output_field = TextField()
+    TRIGGERS = ", ".join(f"chr({ord(trigger)})" for trigger in FORMULA_TRIGGERS)
+    GUARD = f"chr({ord(FORMULA_GUARD)})"
+
+    def as_sql(self, compiler, connection, **extra_context):
+        # The text is written twice, so are its parameters (a template would bind them once).
+        text, params = compiler.compile(self.get_source_expressions()[0])
+        sql = f"(CASE WHEN left({text}, 1) IN ({self.TRIGGERS}) THEN {self.GUARD} ELSE '' END || {text})"
+        return sql, (*params, *params)
+
+
+def sql_expression(column, public=True):
     """The column as an SQL expression whose text COPY writes exactly as csv_line spells it."""
-    value = F(column.path)
+    value = source(column, public)
     if column.kind == Kind.TEXT:
-        return NullIf(value, Value(""))
+        return _Neutralised(NullIf(value, Value("")))
     if column.kind == Kind.DATE:
         return _ISODate(value)
     if column.kind == Kind.TIMESTAMP:

@@ -8,6 +8,10 @@ memory and queries per chunk stay the same however many incidents there are.
 
 What each format holds comes from one home: the CSV layouts from incidents.api.columns,
 NDJSON lines and GeoJSON properties from incidents.api.representation.
+
+Every export is written for a viewer: `public` (the default, the safe one) leaves out any
+relation to an incident the public cannot see, exactly as the JSON does; editors' exports
+(`public=False`) keep them. Which incidents are exported is the caller's queryset.
 """
 
 import itertools
@@ -24,7 +28,15 @@ from django.utils.cache import patch_vary_headers
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
 
-from incidents.api.columns import CLAIM_CSV, INCIDENT_CSV, csv_line, header_line, sql_expression, value_paths
+from incidents.api.columns import (
+    CLAIM_CSV,
+    INCIDENT_CSV,
+    csv_line,
+    guarded_sources,
+    header_line,
+    sql_expression,
+    value_paths,
+)
 from incidents.api.compiled import RowsByKeys
 from incidents.api.representation import (
     CLAIM_ORDER,
@@ -114,10 +126,11 @@ ROLE_SLUGS = RowsByKeys(
 )
 
 
-def _incidents_csv_rows(queryset, chunk_size):
+def _incidents_csv_rows(queryset, chunk_size, public=True):
     """Python's way: plain rows through a cursor, one query per chunk for the actor roles."""
-    paths = value_paths(INCIDENT_CSV)
+    paths = value_paths(INCIDENT_CSV, public)
     actors_at = paths.index(None)
+    queryset = queryset.annotate(**guarded_sources(INCIDENT_CSV, public))
     rows = queryset.values_list("id", *(path for path in paths if path is not None))
     for chunk in _row_chunks(rows, chunk_size):
         actors = {}
@@ -131,10 +144,10 @@ def _incidents_csv_rows(queryset, chunk_size):
         yield "".join(lines)
 
 
-def _copy_csv(queryset, layout):
+def _copy_csv(queryset, layout, public=True):
     """PostgreSQL's way: COPY (the list's own query, its columns spelled as csv_line spells them)."""
     names = [f"csv_{n}" for n in range(len(layout))]
-    expressions = {name: sql_expression(column) for name, column in zip(names, layout, strict=True)}
+    expressions = {name: sql_expression(column, public) for name, column in zip(names, layout, strict=True)}
     select = queryset.annotate(**expressions).values_list(*names)
     sql, params = select.query.sql_with_params()
     connection = connections[queryset.db]
@@ -157,12 +170,12 @@ def _copy_csv(queryset, layout):
                 yield bytes(buffer)
 
 
-def _incidents_csv(queryset, chunk_size):
+def _incidents_csv(queryset, chunk_size, public):
     yield header_line(INCIDENT_CSV)
     if connections[queryset.db].vendor == "postgresql":
-        yield from _copy_csv(queryset, INCIDENT_CSV)
+        yield from _copy_csv(queryset, INCIDENT_CSV, public)
     else:
-        yield from _incidents_csv_rows(queryset, chunk_size)
+        yield from _incidents_csv_rows(queryset, chunk_size, public)
 
 
 CLAIMS_CSV_ROWS = RowsByKeys(
@@ -175,8 +188,9 @@ CLAIMS_CSV_ROWS = RowsByKeys(
 )
 
 
-def _claims_csv(queryset, chunk_size):
-    """The claims of the incidents in the list's order, each incident's in the API's order."""
+def _claims_csv(queryset, chunk_size, public):
+    """The claims of the incidents in the list's order, each incident's in the API's order.
+    A claim names only its own incident, one of the queryset's, so `public` changes nothing."""
     yield header_line(CLAIM_CSV)
     paths = [column.path for column in CLAIM_CSV]
     for chunk in _row_chunks(queryset.values_list("id", flat=True), chunk_size):
@@ -221,7 +235,7 @@ def _feature(fields, row):
     }
 
 
-def _geojson(queryset, chunk_size):
+def _geojson(queryset, chunk_size, public):
     # The count of incidents left out is only known at the end, so it closes the document
     # as a foreign member (RFC 7946, section 6.1).
     placed = unplaced = 0
@@ -229,7 +243,7 @@ def _geojson(queryset, chunk_size):
     for chunk in _row_chunks(incident_rows(queryset), chunk_size):
         features = []
         for row in chunk:
-            fields = incident_fields(row)
+            fields = incident_fields(row, public=public)
             location = fields["location"]
             if location is None or location["latitude"] is None or location["longitude"] is None:
                 unplaced += 1
@@ -240,10 +254,10 @@ def _geojson(queryset, chunk_size):
     yield '],"metadata":' + _dumps({"features": placed, "without_coordinates": unplaced}) + "}"
 
 
-def _ndjson(queryset, chunk_size):
+def _ndjson(queryset, chunk_size, public):
     # Each line is exactly the API's incident (incidents.api.representation), built per chunk.
     for chunk in _row_chunks(incident_rows(queryset), chunk_size):
-        yield "".join(_dumps(item) + "\n" for item in represent(chunk))
+        yield "".join(_dumps(item) + "\n" for item in represent(chunk, public=public))
 
 
 # format: (file name ending, Content-Type, row generator)
@@ -255,13 +269,14 @@ EXPORTS = {
 }
 
 
-def stream_export(queryset, fmt, filename_stem="incidents", chunk_size=CHUNK_SIZE):
-    """A streamed download of every incident in the queryset (filtered and ordered by the caller)."""
+def stream_export(queryset, fmt, filename_stem="incidents", chunk_size=CHUNK_SIZE, *, public=True):
+    """A streamed download of every incident in the queryset (filtered and ordered by the
+    caller), as the public (default) or an editor (`public=False`) sees them."""
     try:
         ending, content_type, rows = EXPORTS[fmt]
     except KeyError:
         raise ValueError(f"Unknown export format {fmt!r}; one of {', '.join(EXPORTS)}.") from None
-    response = StreamingHttpResponse(rows(queryset, chunk_size), content_type=content_type)
+    response = StreamingHttpResponse(rows(queryset, chunk_size, public), content_type=content_type)
     filename = f"{filename_stem}-{timezone.now():%Y%m%d}{ending}"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     # The same URL answers in other formats by Accept, so caches must keep them apart.

@@ -1,11 +1,22 @@
-"""One FilterSet per resource. Bad values give a 400 that names the parameter."""
+"""One FilterSet per resource. Bad values give a 400 that names the parameter.
+
+A filter naming a record by slug (`parent`, `incident`, `actor`, `location`, `source`,
+`claimed_by`) is a text box, never a list of the table's rows: the browsable API renders
+these forms, and a select would list every record (unpublished incidents too) and grow
+with the table. Its value is still checked, with one query, against the records the
+viewer may see (SlugFilter.visible): for the public an unpublished incident's slug (or an
+actor's, place's or source's that the public does not see) and one that names nothing get
+the same 400.
+"""
 
 import copy
 import datetime
 import math
+from types import SimpleNamespace
 
 import django_filters
 from django import forms
+from django.contrib.auth.models import AnonymousUser
 from django.core.validators import RegexValidator
 from django.db.models import Exists, FloatField, OuterRef, Q, Value
 from django.db.models.functions import ACos, Cast, Coalesce, Cos, Greatest, Least, Radians, Sin
@@ -15,6 +26,7 @@ from django_filters.filters import FilterMethod
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from incidents.api.permissions import can_edit_incidents, visible_records
 from incidents.models import Actor, CasualtyFigure, DatePrecision, Incident, IncidentActor, Location, Source
 from incidents.search import MAX_SEARCH_LENGTH, search_incidents, search_terms
 from incidents.taxonomy import EventType, SubEventType
@@ -41,10 +53,52 @@ class CountryInFilter(django_filters.BaseInFilter, django_filters.CharFilter):
         return super().filter(qs, [code.upper() for code in value] if value else value)
 
 
-def _slug_choice(model, field_name, **kwargs):
-    return django_filters.ModelChoiceFilter(
-        queryset=model.objects.all(), to_field_name="slug", field_name=field_name, **kwargs
-    )
+def visible_incidents_for(request):
+    """The incidents a viewer may see: every one for editors, published ones for anyone else
+    (and when there is no request to say who asks)."""
+    user = getattr(request, "user", None)
+    if user is not None and can_edit_incidents(user):
+        return Incident.objects.all()
+    return Incident.objects.filter(status=Incident.Status.PUBLISHED)
+
+
+def visible_records_for(model):
+    """The actors, places or sources (`model`) a viewer may see, as a function of the request
+    (incidents.api.permissions.visible_records: the public sees those a published incident uses)."""
+
+    def visible(request):
+        viewer = request if getattr(request, "user", None) is not None else _NO_ONE
+        return visible_records(viewer, model.objects.all())
+
+    return visible
+
+
+# Who asks when no request says: the public.
+_NO_ONE = SimpleNamespace(user=AnonymousUser())
+
+
+class SlugFilter(django_filters.ModelChoiceFilter):
+    """A record named by its slug, typed in a text box (the form never lists the records).
+
+    `visible(request)` is the queryset a slug may name for that request, so a record the
+    viewer may not see is refused exactly as a slug of nothing. Each form gets it
+    (FilterSet.form); the form class, built once and shared, holds an empty queryset, so a
+    form that somehow missed its own accepts no slug at all.
+    """
+
+    def __init__(self, model, field_name, *, visible, **kwargs):
+        self.visible = visible
+        kwargs.setdefault("widget", forms.TextInput)
+        queryset = model.objects.none()
+        super().__init__(queryset=queryset, to_field_name="slug", field_name=field_name, **kwargs)
+
+
+def _incident_slug(field_name, **kwargs):
+    return SlugFilter(Incident, field_name, visible=visible_incidents_for, **kwargs)
+
+
+def _record_slug(model, field_name, **kwargs):
+    return SlugFilter(model, field_name, visible=visible_records_for(model), **kwargs)
 
 
 class FilterSet(django_filters.FilterSet):
@@ -52,9 +106,10 @@ class FilterSet(django_filters.FilterSet):
     its filters copied shallowly.
 
     django-filter builds a new form class, and a new form field for every filter, on each
-    request. Here the fields depend only on the filters' declarations (no choice or
-    queryset depends on the request), so the class is built once; each form still gets its
-    own copies of the fields, as Django's forms always do. For the same reason each
+    request. Here the fields depend only on the filters' declarations (no choice depends
+    on the request), so the class is built once; each form still gets its own copies of
+    the fields, as Django's forms always do, and `form` gives a slug filter's copy the
+    records this request may name. For the same reason each
     FilterSet needs its own filter objects (they point back at it) but not its own copies of
     their choices and querysets, which django-filter deep-copies. The incident list spent
     about 7 of its 10 ms of filtering on the form class and most of the rest on the copies.
@@ -82,6 +137,19 @@ class FilterSet(django_filters.FilterSet):
         if "_cached_form_class" not in cls.__dict__:
             cls._cached_form_class = super().get_form_class()
         return cls._cached_form_class
+
+    @property
+    def form(self):
+        # The one part of a form that depends on the request: which records a slug filter
+        # may name (SlugFilter.visible), given to the fields that have a slug to check.
+        # Form fields are per form, so it stays in this form.
+        if not hasattr(self, "_form"):
+            form = super().form
+            for name, filter_ in self.filters.items():
+                visible = getattr(filter_, "visible", None)
+                if visible is not None and name in form.fields and self.data.get(form.add_prefix(name)):
+                    form.fields[name].queryset = visible(self.request)
+        return self._form
 
 
 @extend_schema_field({"type": "string", "enum": ["true", "false"]})
@@ -240,7 +308,7 @@ class IncidentFilter(FilterSet):
     )
     # Bounded like the columns: SQLite refuses LIKE patterns over 50,000 characters.
     admin1 = django_filters.CharFilter(field_name="location__admin1", lookup_expr="iexact", max_length=200)
-    location = _slug_choice(Location, "location", label="Location slug.")
+    location = _record_slug(Location, "location", label="Location slug.")
     geo_precision = ChoiceInFilter(
         field_name="location__geo_precision", lookup_expr="in", choices=Location.GeoPrecision.choices
     )
@@ -256,7 +324,7 @@ class IncidentFilter(FilterSet):
     sub_event_type = ChoiceInFilter(
         field_name="sub_event_type", lookup_expr="in", choices=SubEventType.choices
     )
-    actor = _slug_choice(
+    actor = _record_slug(
         Actor, "incident_actors__actor", method="filter_nothing", label="Actor slug, in any role."
     )
     actor_role = django_filters.ChoiceFilter(
@@ -271,7 +339,7 @@ class IncidentFilter(FilterSet):
         method="filter_nothing",
         label="Kind of an actor involved (combined with actor_role when both are given).",
     )
-    claimed_by = _slug_choice(
+    claimed_by = _record_slug(
         Actor,
         "casualty_figures__claimed_by",
         method="filter_claimed_by",
@@ -280,9 +348,9 @@ class IncidentFilter(FilterSet):
     min_killed = _count_filter("killed_best", "gte", "Killed total (best, falling back to low) at least.")
     max_killed = _count_filter("killed_best", "lte", "Killed total (best, falling back to low) at most.")
     min_wounded = _count_filter("wounded_best", "gte", "Wounded total (best, falling back to low) at least.")
-    parent = _slug_choice(Incident, "parent", label="Slug of the parent incident.")
+    parent = _incident_slug("parent", label="Slug of the parent incident.")
     has_children = StrictBooleanFilter(method="filter_has_children")
-    source = _slug_choice(
+    source = _record_slug(
         Source, "sources", method="filter_source", label="Slug of a source the incident cites."
     )
     updated_since = UTCDateTimeFilter(
@@ -339,7 +407,8 @@ class IncidentFilter(FilterSet):
         return queryset.filter(Exists(claims) | Exists(roles))
 
     def filter_has_children(self, queryset, name, value):
-        children = Exists(Incident.objects.filter(parent=OuterRef("pk")))
+        # Children the viewer may see: for the public a draft child makes no container.
+        children = Exists(visible_incidents_for(self.request).filter(parent=OuterRef("pk")))
         return queryset.filter(children if value == "true" else ~children)
 
     def filter_search(self, queryset, name, value):
@@ -354,13 +423,13 @@ class IncidentFilter(FilterSet):
 class CasualtyFigureFilter(FilterSet):
     """Claims by their own fields, and by every incident filter applied to their incident."""
 
-    incident = _slug_choice(Incident, "incident", label="Incident slug.")
+    incident = _incident_slug("incident", label="Incident slug.")
     outcome = django_filters.ChoiceFilter(choices=CasualtyFigure.Outcome.choices)
     group = django_filters.ChoiceFilter(choices=CasualtyFigure.Group.choices)
     qualifier = django_filters.ChoiceFilter(choices=CasualtyFigure.Qualifier.choices)
     is_preferred = StrictBooleanFilter(field_name="is_preferred")
-    claimed_by = _slug_choice(Actor, "claimed_by", label="Slug of the actor who makes the claim.")
-    source = _slug_choice(Source, "source", label="Source slug.")
+    claimed_by = _record_slug(Actor, "claimed_by", label="Slug of the actor who makes the claim.")
+    source = _record_slug(Source, "source", label="Source slug.")
 
     class Meta:
         model = CasualtyFigure
@@ -374,7 +443,9 @@ class CasualtyFigureFilter(FilterSet):
         if incident_data is not None:
             for name in ("claimed_by", "source", "ordering"):
                 incident_data.pop(name, None)
-        self.incident_filter = IncidentFilter(incident_data, queryset=Incident.objects.all())
+        self.incident_filter = IncidentFilter(
+            incident_data, queryset=Incident.objects.all(), request=self.request
+        )
 
     def filter_nothing(self, queryset, name, value):
         # Incident filters are applied together through self.incident_filter.

@@ -8,6 +8,13 @@ claims endpoint serves `claim` with its incident's slug. The serializers in
 incidents.api.serializers validate input and document this shape in the schema; they never
 build it (tests/contract checks the schema describes it field for field).
 
+Who is looking: every function that builds an incident takes `public` (default True, the
+safe one). For the public a served record names no incident the public cannot see: its
+`children` list only published children and its `parent` is null unless the parent is
+published; editors (`public=False`) see every relation. Nothing unpublished reaches a public
+representation, so neither does it reach its ETag. Whether the record itself may be shown
+is its caller's decision (incident_by_slug returns its status for that).
+
 Rows, not model instances: profiling showed building a model instance and a serializer
 field per row, not SQL or JSON, was most of a list request's time. A page takes one
 query for its incidents and one each for actor roles, claims, sources and children.
@@ -61,6 +68,7 @@ INCIDENT_ROW_PATHS = (
     "location_id",
     *(f"location__{field}" for field in LOCATION_FIELDS),
     "parent__slug",
+    "parent__status",
     "summary",
     "status",
     "reviewed_at",
@@ -107,6 +115,11 @@ def _ref(row, prefix, fields):
     if row[f"{prefix}__slug"] is None:
         return None
     return {field: row[f"{prefix}__{field}"] for field in fields}
+
+
+def shown(status, public):
+    """Whether a related incident with this status is named to this viewer."""
+    return not public or status == Incident.Status.PUBLISHED
 
 
 def etag(data):
@@ -160,10 +173,14 @@ SOURCES = RowsByKeys(
         .values("incident_id", *(f"source__{f}" for f in SOURCE_REF))
     ),
 )
+# Every child with its status (a compiled query takes no parameter but the keys): who may
+# see which is decided per viewer in represent().
 CHILDREN = RowsByKeys(
     Incident,
     lambda ids: (
-        Incident.objects.filter(parent_id__in=ids).order_by("-start_date", "-id").values("parent_id", "slug")
+        Incident.objects.filter(parent_id__in=ids)
+        .order_by("-start_date", "-id")
+        .values("parent_id", "slug", "status")
     ),
 )
 INCIDENTS_BY_SLUG = RowsByKeys(
@@ -230,8 +247,9 @@ def _location(row):
     return location
 
 
-def incident(row, *, children, actors, claims, sources):
-    """The API's incident for an incident row and the lists it embeds."""
+def incident(row, *, children, actors, claims, sources, public=True):
+    """The API's incident for an incident row and the lists it embeds (`children` already
+    the ones this viewer may see); `parent` is null when the viewer may not see it."""
     return {
         "slug": row["slug"],
         "title": row["title"],
@@ -241,7 +259,7 @@ def incident(row, *, children, actors, claims, sources):
         "end_date": row["end_date"].isoformat(),
         "date_precision": row["date_precision"],
         "location": _location(row),
-        "parent": row["parent__slug"],
+        "parent": row["parent__slug"] if shown(row["parent__status"], public) else None,
         "children": children,
         "summary": row["summary"],
         "actors": actors,
@@ -259,14 +277,15 @@ def incident(row, *, children, actors, claims, sources):
     }
 
 
-def incident_fields(row):
+def incident_fields(row, *, public=True):
     """The incident's own fields without the lists it embeds (those are None): what a flat
     export (GeoJSON's properties) shows of it, with no query beyond the row's own."""
-    return incident(row, children=None, actors=None, claims=None, sources=None)
+    return incident(row, children=None, actors=None, claims=None, sources=None, public=public)
 
 
-def represent(rows):
-    """The API's incidents for incident rows from incident_rows(), in their order."""
+def represent(rows, *, public=True):
+    """The API's incidents for incident rows from incident_rows(), in their order, as the
+    public (default) or an editor (`public=False`) sees them."""
     rows = list(rows)
     ids = [row["id"] for row in rows]
     roles, claims, sources, children = (defaultdict(list) for _ in range(4))
@@ -278,7 +297,8 @@ def represent(rows):
         for row in SOURCES(ids):
             sources[row["incident_id"]].append(_ref(row, "source", SOURCE_REF))
         for row in CHILDREN(ids):
-            children[row["parent_id"]].append(row["slug"])
+            if shown(row["status"], public):
+                children[row["parent_id"]].append(row["slug"])
     return [
         incident(
             row,
@@ -286,22 +306,25 @@ def represent(rows):
             actors=roles[row["id"]],
             claims=claims[row["id"]],
             sources=sources[row["id"]],
+            public=public,
         )
         for row in rows
     ]
 
 
-def incident_by_slug(slug):
-    """The representation of the incident with this slug, and its status; (None, None) if none."""
+def incident_by_slug(slug, *, public=True):
+    """The representation of the incident with this slug as this viewer sees it, and its
+    status; (None, None) if none. The caller decides from the status whether to show it."""
     rows = list(INCIDENTS_BY_SLUG([slug]))
     if not rows:
         return None, None
-    return represent(rows)[0], rows[0]["status"]
+    return represent(rows, public=public)[0], rows[0]["status"]
 
 
-def incident_by_id(pk):
-    """The representation of the incident with this primary key (which must exist)."""
-    return represent(INCIDENTS_BY_ID([pk]))[0]
+def incident_by_id(pk, *, public=True):
+    """The representation of the incident with this primary key (which must exist), as this
+    viewer sees it."""
+    return represent(INCIDENTS_BY_ID([pk]), public=public)[0]
 
 
 def claim_by_id(pk):

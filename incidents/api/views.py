@@ -6,7 +6,10 @@ data is kept true by incidents.derived. Errors, permissions, schema, filters, pa
 and exports have modules of their own beside this one.
 """
 
+from contextlib import contextmanager
+
 from django.conf import settings
+from django.db import transaction
 from django.db.models import ProtectedError
 from django.http import Http404
 from django.urls import reverse
@@ -28,10 +31,18 @@ from incidents.api.permissions import (
     CanDeleteIncidents,
     can_edit_incidents,
     visible_incidents,
+    visible_records,
 )
 from incidents.api.schema import ApiSchema, GeoJSONExportSerializer
 from incidents.history import incident_history
-from incidents.models import Actor, CasualtyFigure, Incident, IncidentTombstone, Location, Source
+from incidents.models import (
+    Actor,
+    CasualtyFigure,
+    Incident,
+    IncidentTombstone,
+    Location,
+    Source,
+)
 from incidents.stats import GROUP_BY_KEYS, OUTCOMES, casualty_stats
 
 # What a slug can be (models.SlugField); anything else in the URL is a 404 without a lookup,
@@ -52,6 +63,10 @@ class ETagMixin:
 
     The tag is a hash of the record's read representation (`represent_instance`), so it
     changes with any change a client could see, whichever way the record was edited.
+
+    A write compares and writes in one transaction (`locked_write`), holding the record's row
+    lock (`lock`) from before the comparison until it commits: of two writes sent with the same
+    If-Match, the second waits for the first, then finds the tag changed and gets 412.
     """
 
     checks_if_match = True
@@ -59,6 +74,25 @@ class ETagMixin:
 
     def represent_instance(self, instance):
         return self.read_serializer_class(instance, context=self.get_serializer_context()).data
+
+    def lock(self, instance):
+        """The record as it is now, its row locked until the transaction ends; None if it is gone."""
+        return type(instance).objects.select_for_update().filter(pk=instance.pk).first()
+
+    def raise_missing(self):
+        raise Http404
+
+    @contextmanager
+    def locked_write(self, request, instance):
+        """A transaction in which `instance` is locked and matches If-Match; yields it as locked."""
+        with transaction.atomic():
+            locked = self.lock(instance)
+            if locked is None:  # deleted while this request waited for the lock
+                if request.headers.get("If-Match", "").strip() not in ("", "*"):
+                    raise PreconditionFailed()
+                self.raise_missing()
+            self.check_if_match(request, locked)
+            yield locked
 
     def check_if_match(self, request, instance):
         expected = request.headers.get("If-Match")
@@ -78,12 +112,13 @@ class ETagMixin:
         return self.with_etag(super().create(request, *args, **kwargs))
 
     def update(self, request, *args, **kwargs):
-        self.check_if_match(request, self.get_object())
-        return self.with_etag(super().update(request, *args, **kwargs))
+        with self.locked_write(request, self.get_object()):
+            response = super().update(request, *args, **kwargs)
+        return self.with_etag(response)
 
     def destroy(self, request, *args, **kwargs):
-        self.check_if_match(request, self.get_object())
-        return super().destroy(request, *args, **kwargs)
+        with self.locked_write(request, self.get_object()):
+            return super().destroy(request, *args, **kwargs)
 
 
 class WriteSerializerMixin:
@@ -144,8 +179,12 @@ class IncidentViewSet(ApiViewMixin, ETagMixin, WriteSerializerMixin, viewsets.Mo
         # embed; writes and workflow steps need the incident alone.
         return visible_incidents(self.request, Incident.objects.all()).order_by("-start_date", "-id")
 
+    def public(self):
+        """Whether the request sees incidents as the public does (representation, exports)."""
+        return not can_edit_incidents(self.request.user)
+
     def represent_instance(self, instance):
-        return representation.incident_by_id(instance.pk)
+        return representation.incident_by_id(instance.pk, public=self.public())
 
     def get_object(self):
         try:
@@ -153,28 +192,53 @@ class IncidentViewSet(ApiViewMixin, ETagMixin, WriteSerializerMixin, viewsets.Mo
         except Http404:
             self.raise_gone_or_404()
 
+    def raise_missing(self):
+        self.raise_gone_or_404()
+
     def raise_gone_or_404(self):
-        """Why no incident answers to this slug: deleted (410, with where it went) or never there."""
-        tombstone = IncidentTombstone.objects.filter(slug=self.kwargs["slug"]).first()
-        if tombstone is None:
+        """Why no incident answers to this slug: deleted (410, with where it went) or never there.
+
+        The public learns of a deletion only if it could see the incident: a tombstone of one
+        that was not published when it was deleted answers as a slug never used (404, the same
+        body), and `merged_into` names the survivor only if the public may see it (else null).
+        Editors get every 410, naming every survivor.
+        """
+        tombstone = (
+            IncidentTombstone.objects.select_related("merged_into").filter(slug=self.kwargs["slug"]).first()
+        )
+        editor = can_edit_incidents(self.request.user)
+        if tombstone is None or not (editor or self.was_published_when_deleted(tombstone)):
             raise Http404
+        survivor = tombstone.merged_into
+        if survivor is not None and not (editor or survivor.status == Incident.Status.PUBLISHED):
+            survivor = None
         detail = {
             "detail": "This incident was deleted.",
             "deleted_at": tombstone.deleted_at,
             "merged_into": (
-                self.request.build_absolute_uri(
-                    reverse("incident-detail", kwargs={"slug": tombstone.merged_into.slug})
-                )
-                if tombstone.merged_into
+                self.request.build_absolute_uri(reverse("incident-detail", kwargs={"slug": survivor.slug}))
+                if survivor
                 else None
             ),
         }
         raise Gone(detail)
 
+    @staticmethod
+    def was_published_when_deleted(tombstone):
+        """The status history recorded as the incident was deleted (its last deletion under this
+        slug): a tombstone with no such record is taken as unpublished."""
+        status = (
+            Incident.history.filter(slug=tombstone.slug, history_type="-")
+            .order_by("-history_date", "-history_id")
+            .values_list("status", flat=True)
+            .first()
+        )
+        return status == Incident.Status.PUBLISHED
+
     def retrieve(self, request, *args, **kwargs):
         # Query parameters do not filter a detail: the slug names the record, which the
         # public sees only once published (as visible_incidents says for lists).
-        data, status = representation.incident_by_slug(kwargs["slug"])
+        data, status = representation.incident_by_slug(kwargs["slug"], public=self.public())
         if data is None or (status != Incident.Status.PUBLISHED and not can_edit_incidents(request.user)):
             self.raise_gone_or_404()
         return Response(data, headers={"ETag": representation.etag(data)})
@@ -184,21 +248,22 @@ class IncidentViewSet(ApiViewMixin, ETagMixin, WriteSerializerMixin, viewsets.Mo
         if request.accepted_renderer.format in STREAMING_FORMATS:
             # Exports take the whole filtered set in one streamed response, without pages,
             # up to a bound on one download; past it, narrow the export with filters.
-            return stream_export(queryset[: settings.EXPORT_MAX_ROWS], request.accepted_renderer.format)
+            return stream_export(
+                queryset[: settings.EXPORT_MAX_ROWS], request.accepted_renderer.format, public=self.public()
+            )
         page = self.paginate_queryset(representation.incident_rows(queryset))
-        return self.get_paginated_response(representation.represent(page))
+        return self.get_paginated_response(representation.represent(page, public=self.public()))
 
     def perform_destroy(self, instance):
         workflow.delete(instance, self.request.user)
 
     def _step(self, request, step, *args, **kwargs):
-        incident = self.get_object()
-        self.check_if_match(request, incident)
-        incident = step(incident, request.user, *args, **kwargs)
-        return self._answer(incident)
+        with self.locked_write(request, self.get_object()) as incident:
+            incident = step(incident, request.user, *args, **kwargs)
+            return self._answer(incident)
 
     def _answer(self, incident):
-        data = representation.incident_by_id(incident.pk)
+        data = representation.incident_by_id(incident.pk, public=self.public())
         return Response(data, headers={"ETag": representation.etag(data)})
 
     @extend_schema(request=None, responses=serializers.IncidentSerializer)
@@ -245,7 +310,8 @@ class IncidentViewSet(ApiViewMixin, ETagMixin, WriteSerializerMixin, viewsets.Mo
     def history(self, request, slug=None):
         """Every recorded change of this incident, its actor roles and its claims: who, when, what."""
         incident = self.get_object()
-        return Response(serializers.HistoryEntrySerializer(incident_history(incident.pk), many=True).data)
+        entries = incident_history(incident.pk, show_names=can_edit_incidents(request.user))
+        return Response(serializers.HistoryEntrySerializer(entries, many=True).data)
 
 
 CLAIM_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The claim's id.")
@@ -275,6 +341,12 @@ class CasualtyFigureViewSet(ApiViewMixin, ETagMixin, WriteSerializerMixin, views
     def represent_instance(self, instance):
         return representation.claim_by_id(instance.pk)
 
+    def lock(self, instance):
+        # Its incident's row first, as every other write of the incident's claims locks it
+        # (nested writes, workflow steps): two writers never wait for each other in turn.
+        list(Incident.objects.select_for_update().filter(pk=instance.incident_id).values_list("pk"))
+        return super().lock(instance)
+
     def list(self, request, *args, **kwargs):
         rows = representation.claim_rows(self.filter_queryset(self.get_queryset()))
         page = self.paginate_queryset(rows)
@@ -303,7 +375,8 @@ class CasualtyFigureViewSet(ApiViewMixin, ETagMixin, WriteSerializerMixin, views
 
 
 class RecordViewSet(ApiViewMixin, ETagMixin, WriteSerializerMixin, viewsets.ModelViewSet):
-    """Actors, places and sources: read by slug, refused deletion while records refer to them."""
+    """Actors, places and sources: read by slug, refused deletion while records refer to them;
+    the public sees those that published incidents use (visible_records)."""
 
     lookup_field = "slug"
     lookup_value_regex = SLUG_PATTERN
@@ -333,7 +406,7 @@ class ActorViewSet(RecordViewSet):
     renames = "actor_ids"
 
     def get_queryset(self):
-        return Actor.objects.select_related("parent").order_by("name", "id")
+        return visible_records(self.request, Actor.objects.select_related("parent")).order_by("name", "id")
 
 
 class LocationViewSet(RecordViewSet):
@@ -345,7 +418,9 @@ class LocationViewSet(RecordViewSet):
     renames = "location_ids"
 
     def get_queryset(self):
-        return Location.objects.order_by("country_code", "admin1", "name", "id")
+        return visible_records(self.request, Location.objects.all()).order_by(
+            "country_code", "admin1", "name", "id"
+        )
 
 
 class SourceViewSet(RecordViewSet):
@@ -356,7 +431,7 @@ class SourceViewSet(RecordViewSet):
     still_referred_to = "This source is still cited by casualty claims."
 
     def get_queryset(self):
-        queryset = Source.objects.order_by("-published_on", "slug")
+        queryset = visible_records(self.request, Source.objects.all()).order_by("-published_on", "slug")
         # The list leaves the (long) text out, so it is not read from the database.
         return queryset.defer("text") if self.action == "list" else queryset
 

@@ -5,7 +5,7 @@ Their filters: test_filters.py; their queries: test_query_counts.py."""
 from django.test import TestCase
 from django.urls import reverse
 
-from tests.factories import add_figure, make_actor, make_incident, make_location, make_source
+from tests.factories import add_actor, add_figure, make_actor, make_incident, make_location, make_source
 
 
 class CasualtyEndpointTests(TestCase):
@@ -38,7 +38,7 @@ class CasualtyEndpointTests(TestCase):
 class ActorEndpointTests(TestCase):
     def test_detail(self):
         gov = make_actor(slug="gov", name="Government of Tajikistan", kind="state", country="TJ")
-        make_actor(
+        nazarov = make_actor(
             slug="nazarov",
             name="Abdullo Nazarov",
             kind="person",
@@ -46,6 +46,8 @@ class ActorEndpointTests(TestCase):
             parent=gov,
             aliases=["General Abdullo Nazarov"],
         )
+        # The public sees actors of published incidents (and their parents): docs/api.md.
+        add_actor(make_incident(), nazarov)
         body = self.client.get(reverse("actor-detail", kwargs={"slug": "nazarov"})).json()
         self.assertEqual(body["parent"], "gov")
         self.assertEqual(body["aliases"], ["General Abdullo Nazarov"])
@@ -55,7 +57,7 @@ class ActorEndpointTests(TestCase):
 class LocationEndpointTests(TestCase):
     def test_detail_without_coordinates(self):
         make_location(slug="khorugh", name="Khorugh", country_code="TJ")
-        make_location(
+        kyrgyzstan = make_location(
             slug="kg",
             name="Kyrgyzstan",
             country_code="KG",
@@ -63,6 +65,7 @@ class LocationEndpointTests(TestCase):
             longitude=None,
             geo_precision="country",
         )
+        make_incident(location=kyrgyzstan)  # the public sees places of published incidents
         body = self.client.get(reverse("location-detail", kwargs={"slug": "kg"})).json()
         self.assertEqual(
             (body["latitude"], body["longitude"], body["geo_precision"]), (None, None, "country")
@@ -71,7 +74,7 @@ class LocationEndpointTests(TestCase):
 
 class SourceEndpointTests(TestCase):
     def test_list_leaves_the_text_out_and_detail_has_it(self):
-        make_source(slug="wire", text="Full text of the article.")
+        make_incident().sources.add(make_source(slug="wire", text="Full text of the article."))
         listed = self.client.get(reverse("source-list")).json()["results"][0]
         self.assertNotIn("text", listed)
         detail = self.client.get(reverse("source-detail", kwargs={"slug": "wire"})).json()

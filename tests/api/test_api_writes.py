@@ -156,15 +156,24 @@ class NestedWriteTests(WriteTestCase):
         self.assertIn("quote", response.json()["casualty_figures"]["0"])
         self.assertFalse(Incident.objects.exists())
 
-    def test_patch_replaces_figures_and_refreshes_totals(self):
+    def test_patch_updates_figures_in_place_and_refreshes_totals(self):
         self.as_editor()
-        self.post(LIST_URL, incident_payload())
+        created = self.post(LIST_URL, incident_payload()).json()
         url = reverse("incident-detail", kwargs={"slug": "new-clash"})
         figures = incident_payload()["casualty_figures"]
-        figures[0].update(low=None, best=None, qualifier="vague", wording="Dozens", quote="Dozens died")
+        # A claim named by its id is updated in place (tests/api/test_nested_writes.py).
+        figures[0].update(
+            id=created["casualty_figures"][0]["id"],
+            low=None,
+            best=None,
+            qualifier="vague",
+            wording="Dozens",
+            quote="Dozens died",
+        )
         response = self.client.patch(url, {"casualty_figures": figures}, content_type="application/json")
         self.assertEqual(response.status_code, 200, response.content)
         self.assertEqual(response.json()["totals"]["killed"]["low"], None)
+        self.assertEqual(response.json()["casualty_figures"][0]["uid"], created["casualty_figures"][0]["uid"])
         self.assertEqual(CasualtyFigure.objects.count(), 1)
         self.assertEqual(IncidentActor.objects.count(), 2)
 

@@ -325,6 +325,10 @@ class ActorFilterTests(TestCase):
         cls.osce = make_actor(
             slug="osce", name="Organization for Security", kind="international_organisation", aliases=["OSCE"]
         )
+        # The public sees actors of published incidents, and their parents (gov): docs/api.md.
+        incident = make_incident()
+        add_actor(incident, cls.general)
+        add_actor(incident, cls.osce, "mediator")
 
     def get(self, **params):
         return self.client.get(reverse("actor-list"), params)
@@ -343,8 +347,8 @@ class ActorFilterTests(TestCase):
 
 class LocationFilterTests(TestCase):
     def test_filters(self):
-        make_location(slug="khorugh", name="Khorugh", country_code="TJ")
-        make_location(
+        khorugh = make_location(slug="khorugh", name="Khorugh", country_code="TJ")
+        kyrgyzstan = make_location(
             slug="kg",
             name="Kyrgyzstan",
             country_code="KG",
@@ -352,6 +356,8 @@ class LocationFilterTests(TestCase):
             longitude=None,
             geo_precision="country",
         )
+        for place in (khorugh, kyrgyzstan):
+            make_incident(location=place)  # the public sees places of published incidents
         self.assertEqual(slugs(self.client.get(reverse("location-list"), {"country": "kg"})), ["kg"])
         self.assertEqual(
             slugs(self.client.get(reverse("location-list"), {"geo_precision": "exact"})), ["khorugh"]
@@ -364,9 +370,10 @@ class LocationFilterTests(TestCase):
 
 class SourceFilterTests(TestCase):
     def test_filters(self):
-        make_source(slug="statement", kind="official_statement", language="ru")
+        sources = [make_source(slug="statement", kind="official_statement", language="ru")]
         for _ in range(50):
-            make_source()
+            sources.append(make_source())
+        make_incident().sources.add(*sources)  # the public sees sources of published incidents
         self.assertEqual(
             slugs(self.client.get(reverse("source-list"), {"kind": "official_statement"})), ["statement"]
         )

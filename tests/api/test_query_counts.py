@@ -24,6 +24,7 @@ from incidents.models import Incident
 from incidents.stats import GROUP_BY_KEYS
 from tests.api.test_api_writes import LIST_URL, WriteTestCase, incident_payload
 from tests.factories import (
+    add_actor,
     add_figure,
     build_incidents,
     make_actor,
@@ -130,22 +131,34 @@ def casualty_figures(rows):
     return [(figure.pk, {})]
 
 
+# The public sees the actors, places and sources published incidents use (docs/api.md).
+
+
 def actors(rows):
+    """One parent and its members, each with a role in a published incident (the parent is
+    public as the parent of public actors)."""
+    incident = make_incident()
     parent = actor = make_actor()
     for _ in range(rows - 1):
         actor = make_actor(parent=parent)
+        add_actor(incident, actor)
+    if rows == 1:
+        add_actor(incident, parent)
     return [(actor.slug, {})]
 
 
 def locations(rows):
     for _ in range(rows):
         location = make_location()
+        make_incident(location=location)
     return [(location.slug, {})]
 
 
 def sources(rows):
+    incident = make_incident()
     for _ in range(rows):
         source = make_source()
+        incident.sources.add(source)
     return [(source.slug, {})]
 
 

@@ -32,7 +32,9 @@ from django.db import transaction
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from incidents.models import CasualtyFigure, Incident, IncidentTombstone
+from incidents import workflow
+from incidents.models import CasualtyFigure, Incident
+from tests.factories import make_incident
 
 DOC = settings.BASE_DIR / "docs" / "bad-input.md"
 API = "/api/v1/"
@@ -426,7 +428,11 @@ def catalogue_data(django_db_setup, django_db_blocker):
             if groups[name]:
                 user.groups.add(Group.objects.get(name=groups[name]))
             Token.objects.create(user=user, key=key)
-        IncidentTombstone.objects.create(slug=TOMBSTONE, title="A deleted clash")
+        # Deleted once published: its URL answers 410 to anyone (a draft's answers the public 404).
+        workflow.delete(
+            make_incident(slug=TOMBSTONE, title="A deleted clash"),
+            User.objects.get(username="catalogue-maintainer"),
+        )
         yield
         transaction.set_rollback(True)
 

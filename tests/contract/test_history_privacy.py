@@ -2,7 +2,6 @@
 
 import json
 
-import pytest
 from django.contrib.auth.models import Group, User
 from django.test import TestCase
 from django.urls import reverse
@@ -121,10 +120,6 @@ class HistoryPrivacyTests(TestCase):
         self.assertEqual(roles["title"], "maintainer")
         self.assertEqual(roles["summary"], "system")
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="incidents/api/views.py must pass show_names=can_edit_incidents(request.user) (docs/security.md)",
-    )
     def test_signed_in_editors_see_names_through_the_api(self):
         self.edit_as_eve()
         response = self.client.get(self.url, HTTP_AUTHORIZATION=f"Token {self.token.key}")

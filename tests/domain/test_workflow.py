@@ -299,7 +299,7 @@ def test_merge_into_its_own_descendant_is_refused(editor):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no row locks to wait for")
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_concurrent_steps_cannot_both_pass_the_status_check():
     editor = User.objects.create_user("editor")
     incident = make_incident(status="draft")
