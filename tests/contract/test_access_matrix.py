@@ -77,7 +77,6 @@ WRITE_METHODS = ("post", "put", "patch", "delete", "options")
 STANDARD_ACTIONS = {"list", "create", "retrieve", "update", "partial_update", "destroy"}
 
 
-
 # -- Routes, from the URL configuration ---------------------------------------------------------
 
 
