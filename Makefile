@@ -13,15 +13,23 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-run: $(STAMP)  ## Create the database, load the seed records it lacks (never overwriting edits) and serve on http://127.0.0.1:8000
+# Where `make run` and `make serve` listen: `make run PORT=8080 HOST=0.0.0.0`. Read from make's
+# command line only, not from the environment, where zsh keeps the machine's name in HOST.
+HOST := 127.0.0.1
+PORT := 8000
+# gunicorn's BIND (config/gunicorn.py): HOST:PORT when either is given to make, else BIND
+# from the environment (docs/operations.md), else the defaults above.
+SERVE_BIND = $(if $(filter command line,$(origin HOST) $(origin PORT)),$(HOST):$(PORT),$(or $(BIND),$(HOST):$(PORT)))
+
+run: $(STAMP)  ## Create the database, load the seed records it lacks (never overwriting edits) and serve on http://127.0.0.1:8000 (PORT=, HOST=)
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py load_seeds
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-serve: $(STAMP)  ## Production server: gunicorn (config/gunicorn.py) on 127.0.0.1:8000 (set SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL; see docs/operations.md)
+serve: $(STAMP)  ## Production server: gunicorn (config/gunicorn.py) on 127.0.0.1:8000 (PORT=, HOST=; set SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL; see docs/operations.md)
 	DEBUG=false $(BIN)/python manage.py collectstatic --no-input -v0
 	DEBUG=false $(BIN)/python manage.py migrate --no-input
-	DEBUG=false $(BIN)/gunicorn --config config/gunicorn.py
+	DEBUG=false BIND=$(SERVE_BIND) $(BIN)/gunicorn --config config/gunicorn.py
 
 security-check: $(STAMP)  ## The security suite against the production setup over real HTTP (docs/security.md)
 	$(BIN)/python -m ops.security_check

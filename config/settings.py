@@ -91,6 +91,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so it sees the answer to every exception: errors under /api/ are JSON, in DEBUG too.
+    "incidents.api.errors.JSONErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -251,7 +253,8 @@ def client_ip(request):
 REST_FRAMEWORK = {
     "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # A DRF token as `Bearer <key>` (what OpenAPI clients send) or `Token <key>`.
+        "incidents.api.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
@@ -261,6 +264,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "incidents.api.pagination.PageNumberPagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "incidents.api.errors.api_exception_handler",
+    # ?format= (or a URL suffix) wins over the Accept header (incidents/api/negotiation.py).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "incidents.api.negotiation.ExplicitFormatNegotiation",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
@@ -305,6 +310,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Clients outside a browser use the token; the admin session (for the browsable API)
+    # stays out of the schema. Reads need neither (incidents/api/schema.py, default_security).
+    "AUTHENTICATION_WHITELIST": ["incidents.api.authentication.BearerTokenAuthentication"],
+    # Bodies are documented as JSON, what clients send. The form parsers serve the browsable
+    # API's HTML forms; listed too, they gave each write three bodies of one shape, which
+    # openapi-python-client (0.29) turns into a write it sends as multipart, or cannot import.
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    # The exports' URL-suffix form, as an operation of its own (incidents.{format}).
+    "PREPROCESSING_HOOKS": ["incidents.api.schema.add_export_endpoints"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "incidents.api.schema.default_security",
+    ],
     # Choice sets shared by several fields get one stable name each in the schema.
     "ENUM_NAME_OVERRIDES": {
         "DatePrecisionEnum": "incidents.models.DatePrecision",

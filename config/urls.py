@@ -4,6 +4,9 @@ from django.http import JsonResponse
 from django.urls import include, path
 from django.views.decorators.cache import never_cache
 
+from incidents import pages
+from incidents.api.errors import error_response
+
 
 @never_cache
 def healthz(request):
@@ -16,20 +19,23 @@ def healthz(request):
     return JsonResponse({"status": "ok", "database": "up"})
 
 
+# Django's answers when no view gives one, with DEBUG off: JSON in the API's error shape, so
+# no HTML page (and no debug page) reaches an API client. With DEBUG on, Django shows its
+# debug pages instead; incidents.api.errors.JSONErrorsMiddleware makes those JSON under /api/.
 def not_found(request, exception=None):
-    """Unknown URLs answer in JSON, like the rest of the API."""
-    return JsonResponse({"detail": "Not found."}, status=404)
+    return error_response(404)
 
 
 def server_error(request):
-    return JsonResponse({"detail": "Server error."}, status=500)
+    return error_response(500)
 
 
 def bad_request(request, exception=None):
-    return JsonResponse({"detail": "Bad request."}, status=400)
+    return error_response(400)
 
 
 urlpatterns = [
+    path("", pages.landing, name="landing"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("incidents.api.urls")),

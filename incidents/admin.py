@@ -18,6 +18,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.actions import delete_selected
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.utils import quote, unquote
+from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.db import models, router, transaction
 from django.forms.models import BaseInlineFormSet
@@ -31,7 +32,7 @@ from django.utils.text import Truncator
 from simple_history.admin import SimpleHistoryAdmin
 
 from incidents import derived, workflow
-from incidents.evidence import quote_occurs_in, quote_spans
+from incidents.evidence import claims_losing_their_quote, quote_occurs_in, quote_spans, quotes_lost_message
 from incidents.models import (
     CLAIM_EDITED_FIELDS,
     INCIDENT_EDITED_FIELDS,
@@ -111,33 +112,87 @@ class RecordsChangedMixin:
 
 class IncidentsFollowMixin:
     """Records of one incident (its figures, its actor roles): that incident's totals and search
-    text follow, and both incidents' when a record moves from one to another."""
+    text follow, and both incidents' when a record moves from one to another. Each change is a
+    change of the incident's content (incidents.workflow.content_changed): who made it is its
+    last author, a reviewed incident goes back to draft, and a published incident's records are
+    read-only (it changes through a revision)."""
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+
+        class NotOfPublishedIncident(form):
+            def clean_incident(self):
+                incident = self.cleaned_data["incident"]
+                if _is_published(incident):
+                    raise forms.ValidationError(
+                        workflow.PUBLISHED_IS_REVISED.format(slug=incident.slug), code="published"
+                    )
+                return incident
+
+        return NotOfPublishedIncident
+
+    def get_actions(self, request):
+        # Deleting records of a published incident is refused with a message, not a 500.
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            _, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (delete_selected_through_workflow, name, description)
+        return actions
+
+    def has_change_permission(self, request, obj=None):
+        return not (obj is not None and _is_published(obj.incident)) and super().has_change_permission(
+            request, obj
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return not (obj is not None and _is_published(obj.incident)) and super().has_delete_permission(
+            request, obj
+        )
 
     def save_model(self, request, obj, form, change):
-        # From the database rather than the form: a revert on the history page starts from
-        # the old version, not the current one.
-        before = (
-            set(type(obj).objects.filter(pk=obj.pk).values_list("incident_id", flat=True))
-            if change
-            else set()
-        )
-        super().save_model(request, obj, form, change)
-        derived.incidents_changed(before | {obj.incident_id})
+        with transaction.atomic():
+            # From the database rather than the form: a revert on the history page starts from
+            # the old version, not the current one.
+            before = (
+                set(type(obj).objects.filter(pk=obj.pk).values_list("incident_id", flat=True))
+                if change
+                else set()
+            )
+            workflow.content_changed(before | {obj.incident_id}, request.user)
+            super().save_model(request, obj, form, change)
+            derived.incidents_changed(before | {obj.incident_id})
 
     def delete_model(self, request, obj):
-        incident_id = obj.incident_id
-        super().delete_model(request, obj)
-        derived.incidents_changed([incident_id])
+        with transaction.atomic():
+            incident_id = obj.incident_id
+            workflow.content_changed([incident_id], request.user)
+            super().delete_model(request, obj)
+            derived.incidents_changed([incident_id])
 
     def delete_queryset(self, request, queryset):
         with transaction.atomic():
             incident_ids = set(queryset.values_list("incident_id", flat=True))
+            workflow.content_changed(incident_ids, request.user)
             super().delete_queryset(request, queryset)
             derived.incidents_changed(incident_ids)
 
 
+class SourceForm(forms.ModelForm):
+    """Refuses a change of the text that would take away a passage a claim quotes, as the API does."""
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk and ("text" in cleaned or "kind" in cleaned):
+            text, kind = cleaned.get("text", self.instance.text), cleaned.get("kind", self.instance.kind)
+            lost = claims_losing_their_quote(self.instance, text or "", kind)
+            if lost:
+                self.add_error("text", quotes_lost_message(lost))
+        return cleaned
+
+
 @admin.register(Source)
 class SourceAdmin(RecordsChangedMixin, SimpleHistoryAdmin):
+    form = SourceForm
     list_display = ["title", "publisher", "published_on", "kind", "language", "slug"]
     list_filter = ["kind", "published_on_precision", "language"]
     search_fields = ["title", "publisher", "slug"]
@@ -275,7 +330,30 @@ class LocationAdmin(NamesFollowMixin, SimpleHistoryAdmin):
     ]
 
 
-class IncidentActorInline(admin.TabularInline):
+class UnderPublishedIncidentReadOnly:
+    """An inline of a published incident shows its rows read-only: a published incident is
+    changed through a revision (incidents.workflow.revise)."""
+
+    def has_add_permission(self, request, obj=None):
+        return not _is_published(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return not _is_published(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not _is_published(obj) and super().has_delete_permission(request, obj)
+
+
+def _changes_content(form):
+    # The version the page was opened at is the stale-form guard's, not content.
+    return any(name != "opened_at_version" for name in form.changed_data)
+
+
+def _is_published(incident):
+    return incident is not None and incident.status == Incident.Status.PUBLISHED
+
+
+class IncidentActorInline(UnderPublishedIncidentReadOnly, admin.TabularInline):
     model = IncidentActor
     fk_name = "incident"
     fields = ["actor", "role", "claimed_by", "quote", "note"]
@@ -340,7 +418,7 @@ class CasualtyFigureInlineFormSet(BaseInlineFormSet):
         return super().save_existing_objects(commit)
 
 
-class CasualtyFigureInline(admin.TabularInline):
+class CasualtyFigureInline(UnderPublishedIncidentReadOnly, admin.TabularInline):
     model = CasualtyFigure
     fk_name = "incident"
     form = CasualtyFigureForm
@@ -379,7 +457,15 @@ class IncidentForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk and not self.is_bound:
-            self.fields["opened_at_version"].initial = self.instance.updated_at.isoformat()
+            # From the database: on the history page the instance is an old version.
+            current = current_version(self.instance.pk)
+            self.fields["opened_at_version"].initial = current.isoformat() if current else ""
+
+    def clean_parent(self):
+        parent = self.cleaned_data.get("parent")
+        if workflow.makes_parent_cycle(self.instance, parent):
+            raise forms.ValidationError(workflow.PARENT_CYCLE, code="cycle")
+        return parent
 
     def clean(self):
         cleaned = super().clean()
@@ -415,7 +501,16 @@ def current_version(pk):
 
 
 # What the workflow leaves to the admin: the function of each step, its button and its report.
-WORKFLOW_FIELDS = ("status", "reviewed_by", "reviewed_at", "retraction_reason")
+WORKFLOW_FIELDS = (
+    "status",
+    "reviewed_by",
+    "reviewed_at",
+    "review_override_reason",
+    "last_edited_by",
+    "revision_of",
+    "retraction_reason",
+)
+WORKFLOW_FOREIGN_KEYS = ("reviewed_by", "last_edited_by", "revision_of")
 STEP_FUNCTIONS = {
     "review": workflow.review,
     "publish": workflow.publish,
@@ -427,8 +522,11 @@ STEP_LABELS = {
     "publish": "Publish",
     "retract": "Retract…",
     "reopen": "Reopen as draft",
+    "revise": "Propose a change",
 }
 STEP_DONE = {"review": "reviewed", "publish": "published", "retract": "retracted", "reopen": "reopened"}
+PENDING_REVISION = "A change to this published incident waits for review: "
+REVISION_MADE = "“{}” is a draft of your change; the public sees the published incident until it is reviewed and published."
 # Who a changelist action applies to, for its "N skipped" warning.
 STEP_ELIGIBLE = {
     "review": "drafts",
@@ -504,7 +602,14 @@ class IncidentAdmin(SimpleHistoryAdmin):
             "Review",
             {
                 "description": "Changed with the buttons at the top of the page, or the actions of the list.",
-                "fields": ["status", ("reviewed_by", "reviewed_at"), "retraction_reason"],
+                "fields": [
+                    "status",
+                    ("reviewed_by", "reviewed_at"),
+                    "review_override_reason",
+                    "last_edited_by",
+                    "revision_of",
+                    "retraction_reason",
+                ],
             },
         ),
         (
@@ -553,15 +658,27 @@ class IncidentAdmin(SimpleHistoryAdmin):
                     Incident.objects.select_for_update().filter(pk=obj.pk).values(*WORKFLOW_FIELDS).get()
                 )
                 for name in WORKFLOW_FIELDS:
-                    setattr(obj, "reviewed_by_id" if name == "reviewed_by" else name, current[name])
+                    setattr(obj, f"{name}_id" if name in WORKFLOW_FOREIGN_KEYS else name, current[name])
+                if _changes_content(form):
+                    # Refused for a published incident, whose page is read-only anyway.
+                    workflow.note_content_change(obj, request.user)
             else:
                 obj.status, obj.reviewed_by, obj.reviewed_at = Incident.Status.DRAFT, None, None
-                obj.retraction_reason = ""
+                obj.retraction_reason, obj.review_override_reason = "", ""
+                obj.revision_of, obj.last_edited_by = None, request.user
             super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
+        if change and not _changes_content(form) and any(formset.has_changed() for formset in formsets):
+            # Only its roles or claims changed: the incident notes who changed it all the same.
+            workflow.content_changed([form.instance.pk], request.user)
         derived.incidents_changed([form.instance.pk])
+
+    def has_change_permission(self, request, obj=None):
+        # A published incident's page is read-only: it changes through a revision. Its workflow
+        # steps (retract, propose a change) take the permission to change incidents at all.
+        return not _is_published(obj) and super().has_change_permission(request, obj)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         # A revert saves the incident (save_model) without save_related.
@@ -582,6 +699,11 @@ class IncidentAdmin(SimpleHistoryAdmin):
 
     def get_deleted_objects(self, objs, request):
         deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # The claims and roles of a published incident are read-only on their own pages, yet
+        # go with it when it is deleted, for a user who may delete claims and roles at all.
+        for model in (CasualtyFigure, IncidentActor):
+            if request.user.has_perm(f"incidents.{get_permission_codename('delete', model._meta)}"):
+                perms_needed.discard(model._meta.verbose_name)
         if request.method == "POST" and request.POST.get("post"):
             # Confirmed. Only child incidents protect an incident (Incident.parent), and whether
             # they refuse its delete is the workflow's to say, with its message: workflow.delete.
@@ -620,7 +742,11 @@ class IncidentAdmin(SimpleHistoryAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         steps = []
-        if obj is not None and self.has_change_permission(request, obj):
+        if obj is not None and self.has_change_permission(request):
+            names = workflow.allowed_steps(obj)
+            pending = Incident.objects.filter(revision_of=obj).first() if _is_published(obj) else None
+            if workflow.can_revise(obj) and pending is None:
+                names.append("revise")
             steps = [
                 {
                     "name": name,
@@ -629,23 +755,30 @@ class IncidentAdmin(SimpleHistoryAdmin):
                         request, reverse("admin:incidents_incident_step", args=[quote(obj.pk), name])
                     ),
                     # Retracting asks for the reason on a page of its own first.
-                    "asks_reason": name == "retract",
+                    "is_link": name == "retract",
                 }
-                for name in workflow.allowed_steps(obj)
+                for name in names
             ]
+            if pending is not None:
+                url = reverse("admin:incidents_incident_change", args=[quote(pending.pk)])
+                steps.append({"name": "pending", "label": "Pending change", "url": url, "is_link": True})
+                message = format_html('{}<a href="{}">{}</a>', PENDING_REVISION, url, pending)
+                self.message_user(request, message, messages.INFO)
         context["workflow_steps"] = steps
         context["workflow_version"] = obj.updated_at.isoformat() if obj is not None else ""
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def step_view(self, request, object_id, step):
         """One step of the workflow for one incident, POSTed by a button of its change page."""
-        if step not in workflow.STEPS:
+        if step not in (*workflow.STEPS, "revise"):
             raise Http404(f"No step {step!r}.")
         incident = self.get_object(request, unquote(object_id))
         if incident is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if not self.has_change_permission(request, incident):
+        if not self.has_change_permission(request):
             raise PermissionDenied
+        if step == "revise":
+            return self._revise(request, incident)
         change_url = self._keeping_filters(
             request, reverse("admin:incidents_incident_change", args=[quote(incident.pk)])
         )
@@ -674,7 +807,23 @@ class IncidentAdmin(SimpleHistoryAdmin):
         else:
             self.log_change(request, done, f"{STEP_DONE[step].capitalize()}.")
             self.message_user(request, f"“{done}” {STEP_DONE[step]}.", messages.SUCCESS)
+            if done.pk != incident.pk:
+                # A published revision: it is gone, and the incident it changed is where to go.
+                change_url = reverse("admin:incidents_incident_change", args=[quote(done.pk)])
         return HttpResponseRedirect(change_url)
+
+    def _revise(self, request, incident):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        try:
+            revision, created = workflow.revise(incident, request.user)
+        except workflow.TransitionRefused as refused:
+            self.message_user(request, refused.message, messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:incidents_incident_change", args=[quote(incident.pk)]))
+        if created:
+            self.log_addition(request, revision, f"Revision of {incident.slug}.")
+            self.message_user(request, REVISION_MADE.format(revision), messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:incidents_incident_change", args=[quote(revision.pk)]))
 
     def _keeping_filters(self, request, url):
         """The URL with the changelist filters the editor came from, as the admin's own links keep them."""
@@ -727,17 +876,21 @@ class IncidentAdmin(SimpleHistoryAdmin):
                 if refused.field == "reason":
                     # Refused before any incident is touched: the reason is asked for again.
                     return self._retract_page(request, list(incidents), single=False, error=refused.message)
-                refusals.append(refused.message)
+                refusals.append(refused)
             else:
                 self.log_change(request, incident, f"{STEP_DONE[step].capitalize()}.")
                 done += 1
         self.message_user(request, f"{done} incident(s) {STEP_DONE[step]}.")
         if refusals:
-            why = " ".join(sorted(set(refusals)))
+            # A refusal for the status says who the action applies to; others say their reason.
+            reasons = sorted({r.message for r in refusals if r.field != "status"})
+            if any(r.field == "status" for r in refusals):
+                statuses = sorted({r.message for r in refusals if r.field == "status"})
+                reasons.insert(
+                    0, f"only {STEP_ELIGIBLE[step]} can be {STEP_DONE[step]}. {' '.join(statuses)}"
+                )
             self.message_user(
-                request,
-                f"{len(refusals)} skipped: only {STEP_ELIGIBLE[step]} can be {STEP_DONE[step]}. {why}",
-                level=messages.WARNING,
+                request, f"{len(refusals)} skipped: {' '.join(reasons)}", level=messages.WARNING
             )
         return None
 

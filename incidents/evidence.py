@@ -69,3 +69,23 @@ def quote_spans(text, quotes):
             spans.append((positions[start], positions[end] + 1, key))
             start = normalised.find(needle, start + 1)
     return sorted(spans, key=lambda span: (span[0], -span[1]))
+
+
+def claims_losing_their_quote(source, text, kind):
+    """The ids of the claims citing `source` whose quote would no longer occur in it, were its
+    text `text` and its kind `kind` (a dataset's claims are not checked against a text)."""
+    from incidents.models import CasualtyFigure, Source
+
+    if source is None or source.pk is None or kind == Source.Kind.DATASET:
+        return []
+    normalised = normalise(text)
+    claims = CasualtyFigure.objects.filter(source=source).values_list("pk", "quote").order_by("pk")
+    return [pk for pk, quote in claims if not (normalise(quote) and normalise(quote) in normalised)]
+
+
+def quotes_lost_message(ids):
+    shown = ", ".join(str(pk) for pk in ids[:20]) + (" and more" if len(ids) > 20 else "")
+    return (
+        f"Claims quote passages this text would no longer contain (claim ids {shown}); "
+        "change their quotes first, or keep the passages."
+    )

@@ -38,10 +38,13 @@ def _derived_fields():
 
     totals = {f"{outcome}_{bound}" for outcome in OUTCOMES_WITH_TOTALS for bound in ("low", "best", "high")}
     return {
-        # reviewed_by is a user: the review itself shows as the status change, by its role.
-        "incident": totals | {"search_document", "created_at", "updated_at", "reviewed_by", "reviewed_at"},
+        # reviewed_by and last_edited_by are users: the review shows as the status change and
+        # each edit as its entry, by role. revision_of names a draft (docs/api.md, "Review").
+        "incident": totals
+        | {"search_document", "created_at", "updated_at", "reviewed_by", "reviewed_at"}
+        | {"last_edited_by", "revision_of"},
         "actor_role": set(),
-        "casualty_figure": {"counts_in_total"},
+        "casualty_figure": {"counts_in_total", "revises"},
     }
 
 
@@ -103,6 +106,9 @@ def incident_history(incident_id, *, show_names=False):
     from incidents.models import CasualtyFigure, Incident, IncidentActor
 
     derived = _derived_fields()
+    if not show_names:
+        # A maintainer's reason for reviewing their own change may name people.
+        derived["incident"] = derived["incident"] | {"review_override_reason"}
     entries = []
     sources = (
         ("incident", Incident.history.filter(id=incident_id)),

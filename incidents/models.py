@@ -269,6 +269,29 @@ class Incident(SlugNaturalKeyMixin, models.Model):
         editable=False,
     )
     reviewed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    review_override_reason = models.TextField(
+        blank=True,
+        editable=False,
+        help_text="Why a maintainer reviewed a change of their own (incidents.workflow.review).",
+    )
+    last_edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        help_text="Who last changed the content (fields, roles, claims, sources); never its reviewer.",
+    )
+    revision_of = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="pending_revision",
+        editable=False,
+        help_text="The published incident this draft changes; publishing it applies the changes there.",
+    )
     retraction_reason = models.TextField(blank=True)
     extra = models.JSONField(
         default=dict, blank=True, help_text="What an imported dataset says that has no field here."
@@ -322,6 +345,9 @@ class Incident(SlugNaturalKeyMixin, models.Model):
             models.Index(fields=["status"]),
             models.Index(fields=["killed_best"]),
         ]
+        permissions = [
+            ("review_own_changes", "Can review an incident they last changed, giving a reason"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(end_date__gte=F("start_date")),
@@ -340,6 +366,12 @@ class Incident(SlugNaturalKeyMixin, models.Model):
                 violation_error_message="The sub-event type does not belong to the event type.",
             ),
             models.CheckConstraint(condition=~Q(parent=F("pk")), name="incident_not_own_parent"),
+            models.CheckConstraint(condition=~Q(revision_of=F("pk")), name="incident_not_own_revision"),
+            models.CheckConstraint(
+                condition=Q(revision_of__isnull=True) | ~Q(status="published"),
+                name="incident_revision_never_published",
+                violation_error_message="A revision is applied to the incident it revises, never published itself.",
+            ),
             models.CheckConstraint(
                 condition=~Q(status="retracted", retraction_reason=""),
                 name="incident_retraction_has_reason",
@@ -472,6 +504,15 @@ class CasualtyFigure(models.Model):
         help_text="Derived: this is the figure its group contributes to the incident's totals.",
     )
     notes = models.TextField(blank=True)
+    revises = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        help_text="In a revision: the published incident's claim this one changes.",
+    )
 
     objects = CasualtyFigureManager()
     history = HistoricalRecords()

@@ -188,11 +188,11 @@ def base_env(database_url, **extra):
     return env
 
 
-def manage(env, *args):
+def manage(env, *args, label="security check"):
     done = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(
-            f"security check FAILED: manage.py {' '.join(args)} exited with {done.returncode}:\n"
+            f"{label} FAILED: manage.py {' '.join(args)} exited with {done.returncode}:\n"
             f"{(done.stdout + done.stderr)[-3000:]}"
         )
     return done
@@ -258,8 +258,8 @@ def prepare(env, password, incidents):
 
 
 class Server:
-    def __init__(self, env, config, port):
-        self.env, self.config, self.port = env, config, port
+    def __init__(self, env, config, port, label="security_check"):
+        self.env, self.config, self.port, self.label = env, config, port, label
         self.proc = None
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - open for the life of the server
 
@@ -280,13 +280,13 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise SystemExit(
-                    f"security_check: gunicorn exited with {self.proc.returncode}:\n{self.output()}"
+                    f"{self.label}: gunicorn exited with {self.proc.returncode}:\n{self.output()}"
                 )
             if client.get("/healthz").status == 200:
                 return self
             time.sleep(0.2)
         self.stop()
-        raise SystemExit(f"security_check: gunicorn did not answer /healthz in 30 s:\n{self.output()}")
+        raise SystemExit(f"{self.label}: gunicorn did not answer /healthz in 30 s:\n{self.output()}")
 
     def workers(self):
         """The worker processes of this gunicorn (children of its master)."""

@@ -5,10 +5,20 @@ and its kind. The kind alone decides how a value is spelled, in Python (`csv_lin
 in SQL (`sql_expression`, for PostgreSQL's COPY), so the two paths cannot drift apart:
 tests/api/test_exports.py writes every layout both ways and compares the bytes.
 
-The spelling follows COPY's CSV rules: a field is quoted when it holds a comma, a double
-quote or a line break; empty text is written like null (an empty field); lines end with
-\\n; dates are ISO 8601; timestamps ISO 8601 in UTC with a Z (microseconds only when not
-zero), as the JSON shows them.
+The spelling follows COPY's CSV rules, with its FORCE_QUOTE for text: every header and
+every text value (TEXT, ACTOR_ROLES) is quoted, `"` doubled inside; other values (numbers,
+dates, timestamps, booleans, UUIDs) never hold a comma, a quote or a line break and are
+never quoted; empty text is written like null (an empty field, unquoted); lines end with
+\\n; dates are ISO 8601; timestamps are incidents.api.representation.timestamp's one
+fixed spelling (UTC, microseconds, Z), as the JSON shows them.
+
+Why text is always quoted: a reader that guesses the dialect (Python's csv.Sniffer, which
+frictionless uses on a file it has no description for) counts the characters around
+quoted fields. Quoted only when they held a comma, a claim's quotes and notes that hold
+`; 'dozens';` outvoted the comma and the claims CSV was read as `;`-separated. With every
+text field quoted, the commas around them outvote such text (tests/api/test_export_readers.py).
+Text made to fool a guess still can, so the dialect is also declared outright in the data
+package (incidents.api.datapackage), which is built from these layouts too.
 
 Text is neutralised against formula injection (OWASP's CSV injection rule): a TEXT cell
 that begins with `=`, `+`, `-`, `@`, a tab or a carriage return is written with a single
@@ -21,27 +31,30 @@ A column that names another incident (`Column.status_path`) is null for the publ
 that incident is published, in both ways of writing the layout.
 """
 
-import datetime
 import decimal
-import re
 import uuid
 from dataclasses import dataclass
 
 from django.db.models import Case, F, Func, TextField, Value, When
 from django.db.models.functions import Cast, NullIf
 
+from incidents.api.representation import timestamp
 from incidents.models import Actor, Incident, IncidentActor
 from incidents.totals import TOTAL_COLUMNS
 
 
 class Kind:
-    TEXT = "text"  # neutralised against formula injection (FORMULA_TRIGGERS)
+    TEXT = "text"  # quoted; neutralised against formula injection (FORMULA_TRIGGERS)
     NUMBER = "number"  # integers and decimals, written as they are stored
     DATE = "date"
     TIMESTAMP = "timestamp"
     BOOLEAN = "boolean"  # true / false
     UUID = "uuid"
-    ACTOR_ROLES = "actor_roles"  # role:slug|role:slug of the incident's actors
+    ACTOR_ROLES = "actor_roles"  # quoted; role:slug|role:slug of the incident's actors
+
+
+# The kinds whose values are quoted (COPY's FORCE_QUOTE); the others cannot need quotes.
+QUOTED_KINDS = (Kind.TEXT, Kind.ACTOR_ROLES)
 
 
 # What a spreadsheet reads as the start of a formula (OWASP), and what is put before it.
@@ -54,54 +67,90 @@ class Column:
     header: str
     path: str
     kind: str = Kind.TEXT
+    # What the column holds, for the people reading the file (the data package's Table
+    # Schema); when empty, the model's help_text says it (of the field, else of the
+    # relation the path starts with).
+    description: str = ""
     # For a column naming another incident: the path of that incident's status. The public
     # reads the value only while that incident is published (null otherwise).
     status_path: str | None = None
 
 
+_BOUND_WORDS = {
+    "low": "lower bound",
+    "best": "best estimate (falling back to the lower bound)",
+    "high": "upper bound (empty when any counted claim has none)",
+}
+
+
+def _total_description(column):
+    outcome, bound = column.rsplit("_", 1)
+    return (
+        f"Total {outcome}, {_BOUND_WORDS[bound]}: the incident's claims combined by one rule "
+        "(docs/data-model.md, incident totals); empty when no claim gives it."
+    )
+
+
 INCIDENT_CSV = (
-    Column("slug", "slug"),
-    Column("title", "title"),
-    Column("event_type", "event_type"),
-    Column("sub_event_type", "sub_event_type"),
-    Column("start_date", "start_date", Kind.DATE),
-    Column("end_date", "end_date", Kind.DATE),
-    Column("date_precision", "date_precision"),
-    Column("location_slug", "location__slug"),
-    Column("location_name", "location__name"),
-    Column("country_code", "location__country_code"),
-    Column("admin1", "location__admin1"),
-    Column("admin2", "location__admin2"),
-    Column("latitude", "location__latitude", Kind.NUMBER),
-    Column("longitude", "location__longitude", Kind.NUMBER),
-    Column("geo_precision", "location__geo_precision"),
-    Column("parent_slug", "parent__slug", status_path="parent__status"),
-    Column("actors", "id", Kind.ACTOR_ROLES),
-    *(Column(column, column, Kind.NUMBER) for column in TOTAL_COLUMNS),
-    Column("status", "status"),
-    Column("updated_at", "updated_at", Kind.TIMESTAMP),
+    Column("slug", "slug", description="The incident's identifier; its URL is /api/v1/incidents/<slug>/."),
+    Column("title", "title", description="A short title."),
+    Column("event_type", "event_type", description="ACLED event type."),
+    Column("sub_event_type", "sub_event_type", description="ACLED sub-event type, within the event type."),
+    Column("start_date", "start_date", Kind.DATE, "The first day the incident may have happened."),
+    Column("end_date", "end_date", Kind.DATE, "The last day the incident may have happened."),
+    Column("date_precision", "date_precision", description="How precisely the dates are known."),
+    Column("location_slug", "location__slug", description="The place's identifier; empty when none."),
+    Column("location_name", "location__name", description="The place's name."),
+    Column("country_code", "location__country_code", description="The place's country, ISO 3166-1 alpha-2."),
+    Column("admin1", "location__admin1", description="First-level administrative area."),
+    Column("admin2", "location__admin2", description="Second-level administrative area."),
+    Column("latitude", "location__latitude", Kind.NUMBER, "WGS84 latitude in degrees."),
+    Column("longitude", "location__longitude", Kind.NUMBER, "WGS84 longitude in degrees."),
+    Column("geo_precision", "location__geo_precision", description="How precisely the place is known."),
+    Column(
+        "parent_slug",
+        "parent__slug",
+        description="The incident this one is part of (an operation, a war); empty when none, "
+        "and for the public when that incident is not published.",
+        status_path="parent__status",
+    ),
+    Column(
+        "actors",
+        "id",
+        Kind.ACTOR_ROLES,
+        "The actors involved, role:actor-slug, separated by |, in the order role, name.",
+    ),
+    *(Column(column, column, Kind.NUMBER, _total_description(column)) for column in TOTAL_COLUMNS),
+    Column("status", "status", description="Review status; the public sees published incidents only."),
+    Column("updated_at", "updated_at", Kind.TIMESTAMP, "When the record last changed (UTC)."),
 )
 
 # Paths on CasualtyFigure.
 CLAIM_CSV = (
-    Column("incident_slug", "incident__slug"),
-    Column("figure_id", "id", Kind.NUMBER),
+    Column("incident_slug", "incident__slug", description="The incident the claim is about."),
+    Column("figure_id", "id", Kind.NUMBER, "The claim's id; its URL is /api/v1/casualties/<id>/."),
     Column("uid", "uid", Kind.UUID),
-    Column("outcome", "outcome"),
-    Column("group", "group"),
+    Column("outcome", "outcome", description="What happened to the people counted."),
+    Column("group", "group", description="Which people are counted."),
     Column("actor_slug", "actor__slug"),
-    Column("low", "low", Kind.NUMBER),
-    Column("best", "best", Kind.NUMBER),
-    Column("high", "high", Kind.NUMBER),
-    Column("qualifier", "qualifier"),
+    Column("low", "low", Kind.NUMBER, "The lower bound claimed."),
+    Column("best", "best", Kind.NUMBER, "The single number claimed, when there is one."),
+    Column("high", "high", Kind.NUMBER, "The upper bound claimed."),
+    Column("qualifier", "qualifier", description="How the source qualifies the number (exact, at least…)."),
     Column("wording", "wording"),
     Column("claimed_by_slug", "claimed_by__slug"),
-    Column("claimed_by_name", "claimed_by__name"),
-    Column("source_slug", "source__slug"),
-    Column("source_title", "source__title"),
+    Column("claimed_by_name", "claimed_by__name", description="The name of who makes the claim."),
+    Column("source_slug", "source__slug", description="The source the claim is read from."),
+    Column("source_title", "source__title", description="The source's title."),
     Column("quote", "quote"),
-    Column("is_preferred", "is_preferred", Kind.BOOLEAN),
-    Column("notes", "notes"),
+    Column(
+        "is_preferred",
+        "is_preferred",
+        Kind.BOOLEAN,
+        "Chosen by an editor as the claim its group contributes to the incident's totals "
+        "(without one, the most conservative claim is).",
+    ),
+    Column("notes", "notes", description="Coders' notes."),
 )
 
 
@@ -132,21 +181,13 @@ def _guarded_name(n):
 
 # -- Python ------------------------------------------------------------------------------------
 
-_NEEDS_QUOTES = re.compile(r'[",\r\n]')
-
 
 def _text(value):
-    if _NEEDS_QUOTES.search(value):
-        return '"' + value.replace('"', '""') + '"'
-    return value
+    return '"' + value.replace('"', '""') + '"'
 
 
 def _neutralised(value):
     return FORMULA_GUARD + value if value.startswith(FORMULA_TRIGGERS) else value
-
-
-def _timestamp(value):
-    return value.astimezone(datetime.UTC).isoformat().removesuffix("+00:00") + "Z"
 
 
 def _spell(kind, value):
@@ -162,7 +203,7 @@ def _spell(kind, value):
     elif kind == Kind.DATE:
         return value.isoformat()
     elif kind == Kind.TIMESTAMP:
-        return _timestamp(value)
+        return timestamp(value)
     elif kind == Kind.BOOLEAN:
         return "true" if value else "false"
     elif kind == Kind.UUID and isinstance(value, uuid.UUID):
@@ -197,13 +238,9 @@ def value_paths(layout, public=True):
 
 
 class _UTCTimestamp(Func):
-    """_timestamp in SQL: UTC, microseconds only when not zero."""
+    """representation.timestamp in SQL: UTC, always six digits of microseconds, a Z."""
 
-    template = (
-        "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
-        "CASE WHEN date_trunc('second', %(expressions)s) = %(expressions)s THEN '' "
-        "ELSE to_char(%(expressions)s AT TIME ZONE 'UTC', '.US') END || 'Z'"
-    )
+    template = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
     output_field = TextField()
 
 
@@ -236,6 +273,12 @@ class _Neutralised(Func):
         text, params = compiler.compile(self.get_source_expressions()[0])
         sql = f"(CASE WHEN left({text}, 1) IN ({self.TRIGGERS}) THEN {self.GUARD} ELSE '' END || {text})"
         return sql, (*params, *params)
+
+
+def force_quote(names, layout):
+    """The names (one per column of the layout) of the columns COPY must quote: FORCE_QUOTE's
+    list, as _spell quotes them. COPY never quotes a null, as _spell writes none."""
+    return [name for name, column in zip(names, layout, strict=True) if column.kind in QUOTED_KINDS]
 
 
 def sql_expression(column, public=True):

@@ -7,7 +7,10 @@ one cursor CHUNK_SIZE incidents at a time with the related rows read per chunk, 
 memory and queries per chunk stay the same however many incidents there are.
 
 What each format holds comes from one home: the CSV layouts from incidents.api.columns,
-NDJSON lines and GeoJSON properties from incidents.api.representation.
+NDJSON lines and GeoJSON properties from incidents.api.representation. A CSV response
+names its description, a Table Schema and the data package built from the same layout
+(incidents.api.datapackage), in `Link: <…>; rel="describedby"`, and says in its
+Content-Type that its first line is a header (RFC 4180's `header=present`).
 
 Every export is written for a viewer: `public` (the default, the safe one) leaves out any
 relation to an incident the public cannot see, exactly as the JSON does; editors' exports
@@ -32,6 +35,7 @@ from incidents.api.columns import (
     CLAIM_CSV,
     INCIDENT_CSV,
     csv_line,
+    force_quote,
     guarded_sources,
     header_line,
     sql_expression,
@@ -45,7 +49,7 @@ from incidents.api.representation import (
     incident_rows,
     represent,
 )
-from incidents.models import CasualtyFigure, IncidentActor
+from incidents.models import CasualtyFigure, Incident, IncidentActor
 
 CHUNK_SIZE = 1000
 
@@ -154,7 +158,9 @@ def _copy_csv(queryset, layout, public=True):
     # COPY takes no bound parameters, so psycopg writes them into the statement as literals.
     with transaction.atomic(using=queryset.db), connection.cursor() as cursor:
         select = psycopg.ClientCursor(connection.connection).mogrify(sql, params)
-        statement = f"COPY ({select}) TO STDOUT (FORMAT csv)"
+        quoted = ", ".join(connection.ops.quote_name(name) for name in force_quote(names, layout))
+        options = f"FORMAT csv, FORCE_QUOTE ({quoted})" if quoted else "FORMAT csv"
+        statement = f"COPY ({select}) TO STDOUT ({options})"
         # A slow client keeps a large export's one statement running for a long time.
         cursor.execute(
             "SELECT set_config('statement_timeout', %s, true)", [str(settings.EXPORT_STATEMENT_TIMEOUT_MS)]
@@ -260,13 +266,41 @@ def _ndjson(queryset, chunk_size, public):
         yield "".join(_dumps(item) + "\n" for item in represent(chunk, public=public))
 
 
+CSV_CONTENT_TYPE = "text/csv; charset=utf-8; header=present"
+
 # format: (file name ending, Content-Type, row generator)
 EXPORTS = {
-    "csv": (".csv", "text/csv; charset=utf-8", _incidents_csv),
-    "claims-csv": ("-claims.csv", "text/csv; charset=utf-8", _claims_csv),
+    "csv": (".csv", CSV_CONTENT_TYPE, _incidents_csv),
+    "claims-csv": ("-claims.csv", CSV_CONTENT_TYPE, _claims_csv),
     "geojson": (".geojson", GeoJSONRenderer.media_type, _geojson),
     "ndjson": (".ndjson", NDJSONRenderer.media_type, _ndjson),
 }
+
+
+# The CSV formats: format -> (the layout's name in the data package, its layout, the model its
+# paths start from).
+CSV_LAYOUTS = {
+    "csv": ("incidents", INCIDENT_CSV, Incident),
+    "claims-csv": ("claims", CLAIM_CSV, CasualtyFigure),
+}
+
+
+def table_schema_url_name(name):
+    """The URL name of a layout's Table Schema (incidents.api.urls serves one per layout)."""
+    return f"table-schema-{name}"
+
+
+def described_by(fmt):
+    """The Link header value naming what describes a CSV export: its layout's Table Schema,
+    then the data package of every layout (with the licence and sources)."""
+    name = CSV_LAYOUTS[fmt][0]
+    return ", ".join(
+        f'<{reverse(url_name)}>; rel="describedby"; type="application/json"; title="{title}"'
+        for url_name, title in (
+            (table_schema_url_name(name), "Table Schema"),
+            ("datapackage", "Data Package"),
+        )
+    )
 
 
 def stream_export(queryset, fmt, filename_stem="incidents", chunk_size=CHUNK_SIZE, *, public=True):
@@ -279,6 +313,8 @@ def stream_export(queryset, fmt, filename_stem="incidents", chunk_size=CHUNK_SIZ
     response = StreamingHttpResponse(rows(queryset, chunk_size, public), content_type=content_type)
     filename = f"{filename_stem}-{timezone.now():%Y%m%d}{ending}"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    if fmt in CSV_LAYOUTS:
+        response["Link"] = described_by(fmt)
     # The same URL answers in other formats by Accept, so caches must keep them apart.
     patch_vary_headers(response, ["Accept"])
     return response

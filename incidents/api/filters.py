@@ -12,6 +12,7 @@ the same 400.
 import copy
 import datetime
 import math
+import re
 from types import SimpleNamespace
 
 import django_filters
@@ -166,15 +167,71 @@ class StrictBooleanFilter(django_filters.ChoiceFilter):
         return qs.filter(**{self.field_name: value == "true"})
 
 
-class UTCDateTimeField(django_filters.fields.IsoDateTimeField):
-    """A moment in UTC; one UTC cannot hold (before year 1, after 9999) is a 400, not a 500."""
+# Dates and moments in a query are read in one spelling each, and anything else is a 400:
+# Django's own DateField also reads 01/04/2026 (as 4 January, month first) and 2026-1-4,
+# and its date-time parsing takes any ISO 8601 variant Python reads (20260104, week dates,
+# no seconds, no offset). A date another spelling was meant for would filter silently wrong.
+# ASCII digits only: \d (and int()) would take other scripts' digits too.
+ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+RFC3339_DATE_TIME = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"
+    r"(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))"
+)
+DATE_SPELLING = "Enter a date as YYYY-MM-DD (ISO 8601), e.g. 2026-01-04."
+# %% for a %: django-filter %-formats the messages.
+DATE_TIME_SPELLING = (
+    "Enter an RFC 3339 date-time, with seconds and an offset, e.g. 2026-01-04T09:30:00Z or "
+    "2026-01-04T09:30:00+05:00 (a + is sent as %%2B), or a date as YYYY-MM-DD (midnight UTC)."
+)
+
+
+class ISODateField(forms.DateField):
+    """A date written YYYY-MM-DD, and no other way."""
 
     def to_python(self, value):
-        value = super().to_python(value)
-        if value is None:
+        if value in self.empty_values:
             return None
+        match = ISO_DATE.fullmatch(str(value))
+        if match is None:
+            raise forms.ValidationError(DATE_SPELLING, code="invalid")
         try:
-            return value.astimezone(datetime.UTC)
+            return datetime.date(*(int(part) for part in match.groups()))
+        except ValueError:
+            raise forms.ValidationError("Enter a date that exists, as YYYY-MM-DD.", code="invalid") from None
+
+
+class ISODateFilter(django_filters.DateFilter):
+    field_class = ISODateField
+
+
+class UTCDateTimeField(forms.DateTimeField):
+    """A moment as an RFC 3339 date-time (its offset required: a moment without one means
+    nothing in particular), or a date for midnight UTC, returned in UTC. Digits past
+    microseconds are dropped; a moment UTC cannot hold (before year 1, after 9999) is a 400,
+    not a 500."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        value = str(value)
+        day = ISO_DATE.fullmatch(value)
+        moment = None if day else RFC3339_DATE_TIME.fullmatch(value)
+        if day is None and moment is None:
+            raise forms.ValidationError(DATE_TIME_SPELLING, code="invalid")
+        try:
+            if day is not None:
+                return datetime.datetime(*(int(part) for part in day.groups()), tzinfo=datetime.UTC)
+            *fields, fraction, utc, sign, offset_hours, offset_minutes = moment.groups()
+            offset = datetime.timedelta(hours=int(offset_hours or 0), minutes=int(offset_minutes or 0))
+            if offset >= datetime.timedelta(days=1) or int(offset_minutes or 0) > 59:
+                raise ValueError("offset out of range")
+            zone = datetime.timezone(-offset if sign == "-" else offset)
+            microseconds = int((fraction or "0")[:6].ljust(6, "0"))
+            found = datetime.datetime(*(int(part) for part in fields), microseconds, tzinfo=zone)
+        except ValueError:
+            raise forms.ValidationError("Enter a date-time that exists (RFC 3339).", code="invalid") from None
+        try:
+            return found.astimezone(datetime.UTC)
         except OverflowError:
             raise forms.ValidationError("Out of range.", code="invalid") from None
 
@@ -288,10 +345,10 @@ class IncidentOrderingFilter(django_filters.OrderingFilter):
 
 
 class IncidentFilter(FilterSet):
-    date_from = django_filters.DateFilter(
+    date_from = ISODateFilter(
         field_name="end_date", lookup_expr="gte", label="Incidents ending on or after this date."
     )
-    date_to = django_filters.DateFilter(
+    date_to = ISODateFilter(
         field_name="start_date", lookup_expr="lte", label="Incidents starting on or before this date."
     )
     date_precision = django_filters.ChoiceFilter(choices=DatePrecision.choices)
@@ -307,7 +364,12 @@ class IncidentFilter(FilterSet):
         label="ISO 3166-1 alpha-2 code(s), comma-separated.",
     )
     # Bounded like the columns: SQLite refuses LIKE patterns over 50,000 characters.
-    admin1 = django_filters.CharFilter(field_name="location__admin1", lookup_expr="iexact", max_length=200)
+    admin1 = django_filters.CharFilter(
+        field_name="location__admin1",
+        lookup_expr="iexact",
+        max_length=200,
+        label="First-level administrative area (province, region), as named; any case.",
+    )
     location = _record_slug(Location, "location", label="Location slug.")
     geo_precision = ChoiceInFilter(
         field_name="location__geo_precision", lookup_expr="in", choices=Location.GeoPrecision.choices
@@ -349,7 +411,10 @@ class IncidentFilter(FilterSet):
     max_killed = _count_filter("killed_best", "lte", "Killed total (best, falling back to low) at most.")
     min_wounded = _count_filter("wounded_best", "gte", "Wounded total (best, falling back to low) at least.")
     parent = _incident_slug("parent", label="Slug of the parent incident.")
-    has_children = StrictBooleanFilter(method="filter_has_children")
+    has_children = StrictBooleanFilter(
+        method="filter_has_children",
+        label="true: containers (incidents with child incidents) only; false: leaf incidents only.",
+    )
     source = _record_slug(
         Source, "sources", method="filter_source", label="Slug of a source the incident cites."
     )
@@ -427,7 +492,9 @@ class CasualtyFigureFilter(FilterSet):
     outcome = django_filters.ChoiceFilter(choices=CasualtyFigure.Outcome.choices)
     group = django_filters.ChoiceFilter(choices=CasualtyFigure.Group.choices)
     qualifier = django_filters.ChoiceFilter(choices=CasualtyFigure.Qualifier.choices)
-    is_preferred = StrictBooleanFilter(field_name="is_preferred")
+    is_preferred = StrictBooleanFilter(
+        field_name="is_preferred", label="Whether the figure is the one editors prefer for its group."
+    )
     claimed_by = _record_slug(Actor, "claimed_by", label="Slug of the actor who makes the claim.")
     source = _record_slug(Source, "source", label="Source slug.")
 
@@ -484,7 +551,9 @@ _declare_incident_filters_on_claims()
 
 class ActorFilter(FilterSet):
     kind = django_filters.ChoiceFilter(choices=Actor.Kind.choices)
-    country = django_filters.CharFilter(field_name="country", lookup_expr="iexact", max_length=2)
+    country = django_filters.CharFilter(
+        field_name="country", lookup_expr="iexact", max_length=2, label="ISO 3166-1 alpha-2 code; any case."
+    )
     search = django_filters.CharFilter(method="filter_search", label="Words in name, aliases or description.")
 
     class Meta:
@@ -500,7 +569,12 @@ class ActorFilter(FilterSet):
 
 
 class LocationFilter(FilterSet):
-    country = django_filters.CharFilter(field_name="country_code", lookup_expr="iexact", max_length=2)
+    country = django_filters.CharFilter(
+        field_name="country_code",
+        lookup_expr="iexact",
+        max_length=2,
+        label="ISO 3166-1 alpha-2 code; any case.",
+    )
     geo_precision = django_filters.ChoiceFilter(choices=Location.GeoPrecision.choices)
     search = django_filters.CharFilter(method="filter_search", label="Words in name or admin areas.")
 
@@ -518,7 +592,9 @@ class LocationFilter(FilterSet):
 
 class SourceFilter(FilterSet):
     kind = django_filters.ChoiceFilter(choices=Source.Kind.choices)
-    language = django_filters.CharFilter(field_name="language", lookup_expr="iexact", max_length=35)
+    language = django_filters.CharFilter(
+        field_name="language", lookup_expr="iexact", max_length=35, label="Language code (e.g. en); any case."
+    )
 
     class Meta:
         model = Source

@@ -20,6 +20,7 @@ field per row, not SQL or JSON, was most of a list request's time. A page takes 
 query for its incidents and one each for actor roles, claims, sources and children.
 """
 
+import datetime
 import hashlib
 import json
 from collections import defaultdict
@@ -51,6 +52,8 @@ INCIDENT_FIELDS = (
     "status",
     "reviewed_at",
     "retraction_reason",
+    "revision_of",
+    "pending_revision",
     "created_at",
     "updated_at",
 )
@@ -73,6 +76,8 @@ INCIDENT_ROW_PATHS = (
     "status",
     "reviewed_at",
     "retraction_reason",
+    "revision_of__slug",
+    "pending_revision__slug",
     "created_at",
     "updated_at",
     *TOTAL_COLUMNS,
@@ -97,14 +102,23 @@ CLAIM_ROW_PATHS = (
 # The order of an incident's claims, roles and sources wherever they are listed.
 CLAIM_ORDER = ("incident_id", "outcome", "group", "id")
 ROLE_ORDER = ("incident_id", "role", "actor__name", "id")
+# timestamp()'s spelling as a strptime pattern, for readers told the format (the data
+# package's Table Schemas); tests check every served value parses with it.
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def timestamp(value):
-    """DRF's spelling of an aware UTC datetime: ISO 8601 with a Z."""
+    """THE spelling of a moment wherever the API serves one (JSON, NDJSON, GeoJSON, both CSVs):
+    RFC 3339 in UTC, always with six digits of microseconds and a Z,
+    `2026-11-25T00:00:00.000000Z`. One fixed width, so that readers given one format (pandas'
+    parse_dates, a Table Schema's `format`) read every value; DRF's own spelling drops the
+    fraction when it is zero, and a column mixing both is left as text. Microseconds, not
+    whole seconds: the database keeps them, and a client passing a served `updated_at` back
+    as `updated_since` must not miss the record it came from. (incidents.api.columns spells
+    it in SQL too, for PostgreSQL's COPY.)"""
     if value is None:
         return None
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+    return value.astimezone(datetime.UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _float(value):
@@ -272,6 +286,9 @@ def incident(row, *, children, actors, claims, sources, public=True):
         "status": row["status"],
         "reviewed_at": timestamp(row["reviewed_at"]),
         "retraction_reason": row["retraction_reason"],
+        # A revision is a draft, so the public never sees one nor learns that one is pending.
+        "revision_of": row["revision_of__slug"],
+        "pending_revision": None if public else row["pending_revision__slug"],
         "created_at": timestamp(row["created_at"]),
         "updated_at": timestamp(row["updated_at"]),
     }

@@ -11,10 +11,10 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.fields import empty
 from rest_framework.utils import html
 
-from incidents import derived
+from incidents import derived, workflow
 from incidents.api import representation
 from incidents.api.permissions import can_edit_incidents
-from incidents.evidence import normalise
+from incidents.evidence import claims_losing_their_quote, normalise, quotes_lost_message
 from incidents.history import ROLES
 from incidents.models import (
     CLAIM_EDITED_FIELDS,
@@ -137,6 +137,18 @@ class IncidentSerializer(serializers.ModelSerializer):
     casualty_figures = ClaimSerializer(many=True, read_only=True)
     sources = SourceRefSerializer(many=True, read_only=True)
     totals = TotalsSerializer(read_only=True)
+    revision_of = serializers.SlugRelatedField(
+        slug_field="slug",
+        read_only=True,
+        allow_null=True,
+        help_text="In a revision (a draft of changes, editors only): the published incident it changes.",
+    )
+    pending_revision = serializers.SlugRelatedField(
+        slug_field="slug",
+        read_only=True,
+        allow_null=True,
+        help_text="Editors only: the revision of this published incident awaiting review; null for the public.",
+    )
 
     class Meta:
         model = Incident
@@ -340,6 +352,17 @@ class SourceWriteSerializer(ModelRulesMixin, serializers.ModelSerializer):
         model = Source
         fields = (*SourceDetailSerializer.Meta.fields,)
 
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if self.instance is not None and ("text" in attrs or "kind" in attrs):
+            # A claim's evidence is a passage of this text: an edit may not take it away.
+            lost = claims_losing_their_quote(
+                self.instance, attrs.get("text", self.instance.text), attrs.get("kind", self.instance.kind)
+            )
+            if lost:
+                raise serializers.ValidationError({"text": [quotes_lost_message(lost)]})
+        return attrs
+
 
 class ActorWriteSerializer(ModelRulesMixin, serializers.ModelSerializer):
     parent = _slug_field(Actor, required=False, allow_null=True)
@@ -539,6 +562,18 @@ REMOVAL_NEEDS = {
 }
 
 
+# What an incident write saves of the incident row: what editors write and what the workflow
+# notes of a change; never the derived columns, which incidents.derived keeps.
+OWN_COLUMNS = (
+    *(name for name in INCIDENT_EDITED_FIELDS if name != "sources"),
+    "status",
+    "reviewed_by",
+    "reviewed_at",
+    "review_override_reason",
+    "last_edited_by",
+)
+
+
 class IncidentWriteSerializer(ModelRulesMixin, serializers.ModelSerializer):
     """An incident with, optionally, its actor roles and figures, written in one transaction.
 
@@ -575,7 +610,18 @@ class IncidentWriteSerializer(ModelRulesMixin, serializers.ModelSerializer):
             self._stored_roles = {(r.actor_id, r.role): r for r in roles}
         return self._stored_roles
 
+    def validate_slug(self, value):
+        is_revision = self.instance is not None and self.instance.revision_of_id is not None
+        if value.endswith(workflow.REVISION_SLUG_SUFFIX) and not is_revision:
+            raise serializers.ValidationError(
+                f"Slugs ending in {workflow.REVISION_SLUG_SUFFIX} are kept for revisions (POST …/revise/)."
+            )
+        return value
+
     def validate(self, attrs):
+        # Before the model's checks, which would name a self-parent only as a constraint.
+        if workflow.makes_parent_cycle(self.instance, attrs.get("parent")):
+            raise serializers.ValidationError({"parent": [workflow.PARENT_CYCLE]})
         attrs = super().validate(attrs)
         roles = [(r["actor"].pk, r["role"]) for r in attrs.get("actors", [])]
         if len(roles) != len(set(roles)):
@@ -624,38 +670,56 @@ class IncidentWriteSerializer(ModelRulesMixin, serializers.ModelSerializer):
         incident = Incident.objects.create(**validated_data)
         incident.sources.set(sources)
         self._write_nested(incident, nested)
+        derived.incidents_changed([incident.pk])
         return incident
 
     @transaction.atomic
     def update(self, instance, validated_data):
+        """Writes what differs from the stored incident. A write that changes nothing saves
+        nothing; one that changes something is a content change (incidents.workflow): its
+        author becomes the last author, and a reviewed incident goes back to draft."""
         nested = {name: validated_data.pop(name, None) for name in self.nested_fields}
         sources = validated_data.pop("sources", None)
-        for name, value in validated_data.items():
-            setattr(instance, name, value)
-        instance.save()
-        if sources is not None:
+        changed = _assign(instance, validated_data)
+        if sources is not None and set(instance.sources.values_list("pk", flat=True)) != {
+            s.pk for s in sources
+        }:
             instance.sources.set(sources)
-        self._write_nested(instance, nested)
+            changed = True
+        changed = self._write_nested(instance, nested) or changed
+        if changed:
+            request = self.context.get("request")
+            workflow.note_content_change(instance, getattr(request, "user", None))
+            # Saved before the derived data is computed from it (the title is in the search
+            # text), and without the stale totals this instance still holds.
+            instance.save(update_fields=[*OWN_COLUMNS, "updated_at"])
+            derived.incidents_changed([instance.pk])
         return instance
 
     def _write_nested(self, incident, nested):
+        """Writes the given lists; whether anything changed. The caller keeps the derived data."""
+        changed = False
         if nested["actors"] is not None:
-            self._write_roles(incident, nested["actors"])
+            changed = self._write_roles(incident, nested["actors"]) or changed
         if nested["casualty_figures"] is not None:
-            self._write_claims(incident, nested["casualty_figures"])
-        derived.incidents_changed([incident.pk])
+            changed = self._write_claims(incident, nested["casualty_figures"]) or changed
+        return changed
 
     def _write_roles(self, incident, roles):
         stored = self.stored_roles()
         removed = self.removals({"actors": roles})["actors"]
         if removed:
             IncidentActor.objects.filter(pk__in=[r.pk for r in removed]).delete()
+        changed = bool(removed)
         for values in roles:
             role = stored.get((values["actor"].pk, values["role"]))
             if role is None:
                 IncidentActor.objects.create(incident=incident, **values)
+                changed = True
             elif _assign(role, values):
                 role.save()
+                changed = True
+        return changed
 
     def _write_claims(self, incident, claims):
         removed = self.removals({"casualty_figures": claims})["casualty_figures"]
@@ -684,6 +748,7 @@ class IncidentWriteSerializer(ModelRulesMixin, serializers.ModelSerializer):
             claim.save()
         for values in new:
             CasualtyFigure.objects.create(incident=incident, **values)
+        return bool(removed or changed or new)
 
     def to_representation(self, instance):
         request = self.context.get("request")
@@ -703,6 +768,18 @@ class IncidentWriteSerializer(ModelRulesMixin, serializers.ModelSerializer):
 
 class ReasonSerializer(StrictJSONTypesMixin, serializers.Serializer):
     reason = serializers.CharField(max_length=5000)
+
+
+class ReviewSerializer(StrictJSONTypesMixin, serializers.Serializer):
+    override_reason = serializers.CharField(
+        max_length=5000,
+        required=False,
+        allow_blank=True,
+        help_text=(
+            "Only for a maintainer reviewing a change of their own: why no second person "
+            "reviews it. Recorded with the review."
+        ),
+    )
 
 
 class MergeSerializer(StrictJSONTypesMixin, serializers.Serializer):

@@ -17,7 +17,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, parsers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
@@ -139,6 +139,96 @@ def _answers_with(read_serializer):
     }
 
 
+def _described(**operations):
+    """What clients read about each operation, {action: (summary, description)}: the schema
+    never shows a class docstring (incidents.api.schema.ApiSchema.get_description)."""
+    return extend_schema_view(
+        **{
+            action: extend_schema(summary=summary, description=description)
+            for action, (summary, description) in operations.items()
+        }
+    )
+
+
+def _record_operations(article, singular, plural, listed):
+    """The operations of actors, locations and sources (RecordViewSet), described alike."""
+    return _described(
+        list=(
+            f"List {plural}",
+            f"{plural.capitalize()} {listed}, in numbered pages, narrowed by the parameters below. "
+            f"The public sees the {plural} that published incidents use; editors see every one.",
+        ),
+        retrieve=(
+            f"Get {article} {singular}",
+            f"One {singular} by its slug, with an ETag header to send back in If-Match when you "
+            f"write. {article.capitalize()} {singular} the public may not see answers 404, like a slug "
+            "never used.",
+        ),
+        create=(
+            f"Create {article} {singular}",
+            f"A new {singular}; related records are named by slug. Needs an editor's token.",
+        ),
+        update=(
+            f"Replace {article} {singular}",
+            f"Every field of the {singular}. With If-Match (the ETag you read), {article} {singular} "
+            "changed since is not overwritten: the answer is 412. Needs an editor's token.",
+        ),
+        partial_update=(
+            f"Change {article} {singular}",
+            "The fields given; the others keep their values. If-Match as for a full update.",
+        ),
+        destroy=(
+            f"Delete {article} {singular}",
+            f"Removes the {singular} (it takes the delete permission, which maintainers have). "
+            f"Refused with 409 while records still refer to it.",
+        ),
+    )
+
+
+@_described(
+    list=(
+        "List incidents",
+        "Incidents newest first (start date, then id, descending) unless `ordering` says "
+        "otherwise, by numbered pages (`page`, `page_size`) or keyset pages (`cursor`). Every "
+        "other parameter narrows the list; a bad value is a 400 naming it. The public sees "
+        "published incidents; editors see every status. With `?format=` or an Accept header the "
+        "list answers instead with one download of every matching incident (CSV, claims CSV, "
+        "GeoJSON, NDJSON): a generated client fetches those from `incidents_export`, whose one "
+        "answer it reads as text.",
+    ),
+    retrieve=(
+        "Get an incident",
+        "One incident by its slug, in the list's shape: its place, actors, casualty claims, "
+        "totals and sources. The ETag header names this version; send it back in If-Match when "
+        "you write. The public sees published incidents only (others answer 404); a deleted "
+        "one answers 410, saying when, and after a merge where it went.",
+    ),
+    create=(
+        "Create an incident",
+        "A new incident, always a draft, with its actor roles (`actors`) and casualty claims "
+        "(`casualty_figures`) in the same request, applied whole or not at all. Related records "
+        "are named by slug; each claim's quote must occur in its source's text. Needs an "
+        "editor's token. Answers with the incident as read, and its ETag.",
+    ),
+    update=(
+        "Replace an incident",
+        "Every field of the incident. `actors` and `casualty_figures`, when given, are its whole "
+        "lists: a stored claim (named by `id` or `uid`) or role (by actor and role) is updated "
+        "in place, a new one added, one left out removed, which takes the delete permission. "
+        "With If-Match (the ETag you read), an incident changed since is not overwritten: the "
+        "answer is 412. The incident's state can refuse the change (409). Needs an editor's token.",
+    ),
+    partial_update=(
+        "Change an incident",
+        "The fields given, checked as in a full update; the others keep their values, and "
+        "`actors` or `casualty_figures` left out stay as they are.",
+    ),
+    destroy=(
+        "Delete an incident",
+        "Deletes the incident (maintainers); its URL then answers 410. Refused with 409 while "
+        "it has child incidents. If-Match guards it as it does any write.",
+    ),
+)
 @extend_schema_view(
     # The exports are streamed documents, not pages.
     list=extend_schema(
@@ -171,8 +261,9 @@ class IncidentViewSet(ApiViewMixin, ETagMixin, WriteSerializerMixin, viewsets.Mo
     lookup_value_regex = SLUG_PATTERN
     answers_gone = True
     refused_deletes = True
-    conflicting_actions = (*TRANSITIONS, "merge")
-    if_match_actions = TRANSITIONS
+    # A published incident refuses changes in place (it is revised), so writes can be 409 too.
+    conflicting_actions = (*TRANSITIONS, "merge", "revise", "update", "partial_update")
+    if_match_actions = (*TRANSITIONS, "revise")
 
     def get_queryset(self):
         # Reads are built from plain rows (incidents.api.representation), which fetch what they
@@ -214,7 +305,7 @@ class IncidentViewSet(ApiViewMixin, ETagMixin, WriteSerializerMixin, viewsets.Mo
             survivor = None
         detail = {
             "detail": "This incident was deleted.",
-            "deleted_at": tombstone.deleted_at,
+            "deleted_at": representation.timestamp(tombstone.deleted_at),
             "merged_into": (
                 self.request.build_absolute_uri(reverse("incident-detail", kwargs={"slug": survivor.slug}))
                 if survivor
@@ -254,9 +345,20 @@ class IncidentViewSet(ApiViewMixin, ETagMixin, WriteSerializerMixin, viewsets.Mo
         page = self.paginate_queryset(representation.incident_rows(queryset))
         return self.get_paginated_response(representation.represent(page, public=self.public()))
 
+    def perform_create(self, serializer):
+        serializer.save(last_edited_by=self.request.user)
+
+    def perform_update(self, serializer):
+        # After If-Match and the body's validation, so a stale or bad write says so first; the
+        # write serializer notes the content change (incidents.workflow).
+        workflow.refuse_if_published(serializer.instance)
+        serializer.save()
+
     def perform_destroy(self, instance):
         workflow.delete(instance, self.request.user)
 
+    # The actions below take `format`: the router's format-suffix twin of each route
+    # (`…/history.json`) passes it, which was a TypeError (500) before.
     def _step(self, request, step, *args, **kwargs):
         with self.locked_write(request, self.get_object()) as incident:
             incident = step(incident, request.user, *args, **kwargs)
@@ -266,35 +368,79 @@ class IncidentViewSet(ApiViewMixin, ETagMixin, WriteSerializerMixin, viewsets.Mo
         data = representation.incident_by_id(incident.pk, public=self.public())
         return Response(data, headers={"ETag": representation.etag(data)})
 
-    @extend_schema(request=None, responses=serializers.IncidentSerializer)
+    @extend_schema(
+        summary="Review a draft",
+        request=serializers.ReviewSerializer,
+        responses=serializers.IncidentSerializer,
+    )
     @action(detail=True, methods=["post"], permission_classes=[CanChangeIncidents])
-    def review(self, request, slug=None):
-        """Mark a draft as reviewed, recording who reviewed it and when."""
-        return self._step(request, workflow.review)
+    def review(self, request, slug=None, format=None):
+        """Mark a draft as reviewed, recording who reviewed it and when. The reviewer must not
+        be the incident's last author; a maintainer may override that with `override_reason`."""
+        body = serializers.ReviewSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._step(
+            request, workflow.review, override_reason=body.validated_data.get("override_reason", "")
+        )
 
-    @extend_schema(request=None, responses=serializers.IncidentSerializer)
+    @extend_schema(
+        summary="Start a revision of a published incident",
+        request=None,
+        responses={
+            201: OpenApiResponse(serializers.IncidentSerializer, description="The revision, made now."),
+            200: OpenApiResponse(serializers.IncidentSerializer, description="The revision already pending."),
+        },
+    )
     @action(detail=True, methods=["post"], permission_classes=[CanChangeIncidents])
-    def publish(self, request, slug=None):
+    def revise(self, request, slug=None, format=None):
+        """Start changing a published incident: a draft revision of it (or the one already
+        pending), which is edited, reviewed and published like any draft while the public keeps
+        seeing the published incident. Publishing the revision applies it here."""
+        with self.locked_write(request, self.get_object()) as incident:
+            revision, created = workflow.revise(incident, request.user)
+        data = representation.incident_by_id(revision.pk, public=False)
+        location = reverse("incident-detail", kwargs={"slug": revision.slug})
+        return Response(
+            data,
+            status=201 if created else 200,
+            headers={"ETag": representation.etag(data), "Location": location},
+        )
+
+    @extend_schema(
+        summary="Publish a reviewed incident", request=None, responses=serializers.IncidentSerializer
+    )
+    @action(detail=True, methods=["post"], permission_classes=[CanChangeIncidents])
+    def publish(self, request, slug=None, format=None):
         """Publish a reviewed incident: it becomes visible to the public."""
         return self._step(request, workflow.publish)
 
-    @extend_schema(request=serializers.ReasonSerializer, responses=serializers.IncidentSerializer)
+    @extend_schema(
+        summary="Retract an incident",
+        request=serializers.ReasonSerializer,
+        responses=serializers.IncidentSerializer,
+    )
     @action(detail=True, methods=["post"], permission_classes=[CanChangeIncidents])
-    def retract(self, request, slug=None):
+    def retract(self, request, slug=None, format=None):
         """Withdraw an incident from the public, with a reason editors keep seeing."""
         body = serializers.ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return self._step(request, workflow.retract, body.validated_data["reason"])
 
-    @extend_schema(request=None, responses=serializers.IncidentSerializer)
+    @extend_schema(
+        summary="Reopen a retracted incident", request=None, responses=serializers.IncidentSerializer
+    )
     @action(detail=True, methods=["post"], permission_classes=[CanChangeIncidents])
-    def reopen(self, request, slug=None):
+    def reopen(self, request, slug=None, format=None):
         """Bring a retracted incident back as a draft."""
         return self._step(request, workflow.reopen)
 
-    @extend_schema(request=serializers.MergeSerializer, responses=serializers.IncidentSerializer)
+    @extend_schema(
+        summary="Merge into another incident",
+        request=serializers.MergeSerializer,
+        responses=serializers.IncidentSerializer,
+    )
     @action(detail=True, methods=["post"], permission_classes=[CanDeleteIncidents])
-    def merge(self, request, slug=None):
+    def merge(self, request, slug=None, format=None):
         """Fold this incident into another: its roles, claims, sources and children move there."""
         incident = self.get_object()
         body = serializers.MergeSerializer(data=request.data)
@@ -305,18 +451,55 @@ class IncidentViewSet(ApiViewMixin, ETagMixin, WriteSerializerMixin, viewsets.Mo
         target = workflow.merge(incident, target, request.user, reason=body.validated_data.get("reason", ""))
         return self._answer(target)
 
-    @extend_schema(responses=serializers.HistoryEntrySerializer(many=True))
+    @extend_schema(
+        summary="An incident's change history", responses=serializers.HistoryEntrySerializer(many=True)
+    )
     @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)
-    def history(self, request, slug=None):
+    def history(self, request, slug=None, format=None):
         """Every recorded change of this incident, its actor roles and its claims: who, when, what."""
         incident = self.get_object()
         entries = incident_history(incident.pk, show_names=can_edit_incidents(request.user))
         return Response(serializers.HistoryEntrySerializer(entries, many=True).data)
 
 
+MOVING_NEEDS_DELETE = (
+    "Moving a claim to another incident removes it from its own, which needs the permission to delete claims."
+)
 CLAIM_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The claim's id.")
 
 
+@_described(
+    list=(
+        "List casualty claims",
+        "Casualty claims one by one, each naming its incident by slug: newest incident first, "
+        "then incident, outcome, group and id, in numbered pages. Takes the claim filters and "
+        "every incident filter, applied to the claim's incident (`claimed_by` and `source` "
+        "describe the claim itself). The public sees the claims of published incidents.",
+    ),
+    retrieve=(
+        "Get a casualty claim",
+        "One claim by its id, with an ETag header to send back in If-Match when you write.",
+    ),
+    create=(
+        "Add a casualty claim",
+        "A claim of an incident: who says how many of which group were killed, wounded, detained "
+        "or went missing, with the source and quote it rests on (the quote must occur in the "
+        "source's text). Needs an editor's token; the incident's totals follow.",
+    ),
+    update=(
+        "Replace a casualty claim",
+        "Every field of the claim, checked as a new one is. With If-Match (the ETag you read), a "
+        "claim changed since is not overwritten: the answer is 412. The totals follow.",
+    ),
+    partial_update=(
+        "Change a casualty claim",
+        "The fields given, checked as in a full update; the others keep their values.",
+    ),
+    destroy=(
+        "Delete a casualty claim",
+        "Removes the claim (it takes the delete permission); its incident's totals follow.",
+    ),
+)
 @extend_schema_view(
     create=extend_schema(responses=serializers.CasualtyFigureSerializer),
     update=extend_schema(responses=serializers.CasualtyFigureSerializer, parameters=[CLAIM_ID]),
@@ -359,17 +542,32 @@ class CasualtyFigureViewSet(ApiViewMixin, ETagMixin, WriteSerializerMixin, views
         data = representation.standalone_claim(rows[0])
         return Response(data, headers={"ETag": representation.etag(data)})
 
+    # A claim of a published incident is changed through a revision (incidents.workflow).
+    conflicting_actions = ("create", "update", "partial_update", "destroy")
+
+    @transaction.atomic
     def perform_create(self, serializer):
+        workflow.content_changed([serializer.validated_data["incident"].pk], self.request.user)
         figure = serializer.save()
         derived.incidents_changed([figure.incident_id])
 
     def perform_update(self, serializer):
-        before = serializer.instance.incident_id
+        claim, values = serializer.instance, serializer.validated_data
+        before, after = claim.incident_id, values.get("incident", claim.incident).pk
+        for incident in Incident.objects.filter(pk__in={before, after}):
+            workflow.refuse_if_published(incident)
+        if after != before and not self.request.user.has_perm("incidents.delete_casualtyfigure"):
+            # Moved out, the claim is removed from its incident, which takes the delete permission.
+            raise PermissionDenied({"incident": [MOVING_NEEDS_DELETE]})
+        if not any(getattr(claim, name) != value for name, value in values.items()):
+            return  # nothing to write: neither a save nor a change of authorship
+        workflow.content_changed([before, after], self.request.user)
         figure = serializer.save()
         derived.incidents_changed([before, figure.incident_id])
 
     def perform_destroy(self, instance):
         incident_id = instance.incident_id
+        workflow.content_changed([incident_id], self.request.user)
         instance.delete()
         derived.incidents_changed([incident_id])
 
@@ -397,6 +595,7 @@ class RecordViewSet(ApiViewMixin, ETagMixin, WriteSerializerMixin, viewsets.Mode
             raise Conflict({"detail": self.still_referred_to}) from error
 
 
+@_record_operations("an", "actor", "actors", "by name")
 class ActorViewSet(RecordViewSet):
     serializer_class = serializers.ActorSerializer
     read_serializer_class = serializers.ActorSerializer
@@ -409,6 +608,7 @@ class ActorViewSet(RecordViewSet):
         return visible_records(self.request, Actor.objects.select_related("parent")).order_by("name", "id")
 
 
+@_record_operations("a", "location", "locations", "by country, first-level area (admin1) and name")
 class LocationViewSet(RecordViewSet):
     serializer_class = serializers.LocationSerializer
     read_serializer_class = serializers.LocationSerializer
@@ -423,6 +623,9 @@ class LocationViewSet(RecordViewSet):
         )
 
 
+@_record_operations(
+    "a", "source", "sources", "most recently published first, without their text (a source's detail has it)"
+)
 class SourceViewSet(RecordViewSet):
     serializer_class = serializers.SourceSerializer
     filterset_class = filters.SourceFilter
@@ -442,8 +645,21 @@ class SourceViewSet(RecordViewSet):
 
 
 @extend_schema(
+    summary="Casualty totals per key",
+    description=(
+        "Incidents and their casualty totals (low, best, high) summed per `group_by` key, for "
+        "one `outcome`, over the incidents that the incident filters select (for the public, "
+        "published ones). Not paginated; rows are sorted by key. Containers and the incidents "
+        "inside them are both counted: add has_children=false to count leaf incidents only."
+    ),
     parameters=[
-        OpenApiParameter("group_by", str, enum=GROUP_BY_KEYS, required=True),
+        OpenApiParameter(
+            "group_by",
+            str,
+            enum=GROUP_BY_KEYS,
+            required=True,
+            description="What the totals are summed per: each row is one value of it.",
+        ),
         OpenApiParameter(
             "outcome", str, enum=OUTCOMES, description="Default killed; ignored by group_by=outcome."
         ),

@@ -124,6 +124,12 @@ class AdminTestCase(TestCase):
     def setUp(self):
         self.client.force_login(self.user)
 
+    def make_the_incident_a_draft(self):
+        """For tests of how an incident's claims and roles are edited: a published incident's are
+        read-only (it changes through a revision, incidents.workflow.revise), a draft's are not."""
+        Incident.objects.filter(pk=self.incident.pk).update(status=Incident.Status.DRAFT)
+        self.incident.refresh_from_db()
+
 
 class PagesTests(AdminTestCase):
     def test_changelists_render(self):
@@ -236,12 +242,15 @@ class PagesTests(AdminTestCase):
             "language": "en",
             "version": "",
             "notes": "",
-            "text": "Corrected text.",
+            # The passage its claims quote stays (an edit that drops it is refused).
+            "text": "Corrected text. The ministry said at least 12 soldiers were killed.",
         }
         response = self.client.post(reverse("admin:incidents_source_change", args=[self.source.pk]), data)
         self.assertEqual(response.status_code, 302)
         self.source.refresh_from_db()
-        self.assertEqual(self.source.text, "Corrected text.")
+        self.assertEqual(
+            self.source.text, "Corrected text. The ministry said at least 12 soldiers were killed."
+        )
 
     def test_location_autocomplete_for_incidents(self):
         make_location(name="Dushanbe")
@@ -348,6 +357,7 @@ class AddIncidentWithInlinesTests(AdminTestCase):
     def test_moving_the_preferred_mark_to_an_earlier_row_saves(self):
         # Rows are saved in list order, so the newly preferred first row is written
         # while the second is still preferred in the database.
+        self.make_the_incident_a_draft()
         CasualtyFigure.objects.filter(pk=self.figure.pk).update(is_preferred=False)
         self.figure.refresh_from_db()
         later = add_figure(self.incident, self.source, low=40, best=40, qualifier="about", is_preferred=True)
@@ -368,6 +378,7 @@ class AddIncidentWithInlinesTests(AdminTestCase):
         self.assertEqual(self.incident.killed_best, 17)
 
     def test_deleting_a_figure_row_refreshes_totals(self):
+        self.make_the_incident_a_draft()
         data = incident_post(
             figure_rows=[existing_figure_row(self.figure) | {"DELETE": "on"}],
             initial_figures=1,
@@ -430,6 +441,7 @@ class ConstraintErrorTests(AdminTestCase):
         )
 
     def test_second_preferred_figure_on_its_own_page(self):
+        self.make_the_incident_a_draft()
         self.assert_rejected(
             reverse("admin:incidents_casualtyfigure_add"),
             figure_post(self.incident, self.source, is_preferred="on"),
@@ -449,6 +461,7 @@ class ConstraintErrorTests(AdminTestCase):
         )
 
     def test_second_preferred_figure_in_incident_inline_on_change(self):
+        self.make_the_incident_a_draft()
         data = incident_post(
             figure_rows=[existing_figure_row(self.figure), figure_row(self.source, is_preferred="on")],
             initial_figures=1,
@@ -471,6 +484,10 @@ class ConstraintErrorTests(AdminTestCase):
 
 
 class FigureAdminRefreshesTotalsTests(AdminTestCase):
+    def setUp(self):
+        super().setUp()
+        self.make_the_incident_a_draft()
+
     def test_add_change_and_delete_refresh_totals(self):
         response = self.client.post(
             reverse("admin:incidents_casualtyfigure_add"),
@@ -497,7 +514,7 @@ class FigureAdminRefreshesTotalsTests(AdminTestCase):
         self.assertEqual(self.incident.killed_best, 17)
 
     def test_moving_a_figure_refreshes_both_incidents(self):
-        other = make_incident()
+        other = make_incident(status="draft")
         response = self.client.post(
             reverse("admin:incidents_casualtyfigure_change", args=[self.figure.pk]),
             figure_post(other, self.source, low="12", best="17", high="20", is_preferred="on"),
@@ -509,7 +526,7 @@ class FigureAdminRefreshesTotalsTests(AdminTestCase):
         self.assertEqual(other.killed_best, 17)
 
     def test_bulk_delete_refreshes_totals(self):
-        other = make_incident()
+        other = make_incident(status="draft")
         figure = add_figure(other, self.source, best=4, low=4)
         response = self.client.post(
             reverse("admin:incidents_casualtyfigure_changelist"),
@@ -652,6 +669,7 @@ class WritePathsEmptyTheReadCacheTests(AdminTestCase):
         self.assertEqual(Incident.objects.get(pk=incident.pk).status, "draft")
 
     def test_casualty_figure_add_change_delete_and_revert(self):
+        self.make_the_incident_a_draft()
         self.assert_write_moves_generation(
             lambda: self.client.post(
                 self.url("casualtyfigure", "add"), figure_post(self.incident, self.source, group="civilians")
@@ -684,6 +702,7 @@ class WritePathsEmptyTheReadCacheTests(AdminTestCase):
         )
 
     def test_incident_actor_add_change_and_delete(self):
+        self.make_the_incident_a_draft()
         self.assert_write_moves_generation(
             lambda: self.client.post(
                 self.url("incidentactor", "add"), role_post(self.incident, self.militia, role="perpetrator")
@@ -778,7 +797,8 @@ class SearchTextFollowsTests(AdminTestCase):
         self.assertIn("Xorugh", self.document(self.incident))
 
     def test_moving_an_actor_role_to_another_incident(self):
-        other = make_incident()
+        self.make_the_incident_a_draft()
+        other = make_incident(status="draft")
         role = self.incident.incident_actors.get(role="side_b")
         url = reverse("admin:incidents_incidentactor_change", args=[role.pk])
         response = self.client.post(url, role_post(other, self.militia, role="side_b"))
@@ -787,6 +807,7 @@ class SearchTextFollowsTests(AdminTestCase):
         self.assertNotIn("Local militia", self.document(self.incident))
 
     def test_deleting_an_actor_role(self):
+        self.make_the_incident_a_draft()
         role = self.incident.incident_actors.get(role="side_b")
         response = self.client.post(
             reverse("admin:incidents_incidentactor_delete", args=[role.pk]), {"post": "yes"}

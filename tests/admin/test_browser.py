@@ -1,4 +1,5 @@
-"""End to end in a real browser: an editor records an incident in the admin and publishes it.
+"""End to end in a real browser: an editor records an incident in the admin, a second editor
+reviews it (the author may not: incidents.workflow.review), and the editor publishes it.
 
 Playwright drives Debian's Chromium (headless) against a live server on 127.0.0.1.
 The admin's own JavaScript takes part: the slug prepopulation, the "Add another"
@@ -96,8 +97,9 @@ class EditorPublishesIncidentTests(StaticLiveServerTestCase):
 
     def setUp(self):
         # All the database work, before the browser starts (see the module docstring).
-        editor = get_user_model().objects.create_user("editor", "editor@example.org", PASSWORD, is_staff=True)
-        editor.groups.add(Group.objects.get(name="editors"))
+        for name in ("editor", "reviewer"):
+            user = get_user_model().objects.create_user(name, f"{name}@example.org", PASSWORD, is_staff=True)
+            user.groups.add(Group.objects.get(name="editors"))
         self.actor = make_actor(slug="tajik-state-forces", name="Tajik state forces", kind="state_forces")
         self.source = make_source(
             slug="ministry-statement", title="Ministry statement on Khorog", text=SOURCE_TEXT
@@ -173,29 +175,37 @@ class EditorPublishesIncidentTests(StaticLiveServerTestCase):
         finally:
             anonymous.close()
 
-    def run_action(self, action, message):
-        """Tick the incident on the changelist, run an admin action and check its report."""
-        self.page.goto(self.url("/admin/incidents/incident/"))
-        row = self.page.locator("#result_list tbody tr", has_text=TITLE)
+    def log_in(self, page, username, screenshot=None):
+        """Log in through the admin's own login page."""
+        page.goto(self.url("/admin/login/?next=/admin/"))
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(PASSWORD)
+        if screenshot:
+            self.screenshot(screenshot, page=page)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.locator("#user-tools")).to_contain_text(username)
+
+    def run_action(self, action, message, page=None, skipped=None):
+        """Tick the incident on the changelist, run an admin action and check its report: at
+        info level, and a warning about the incidents it skipped only if `skipped` says why."""
+        page = page or self.page
+        page.goto(self.url("/admin/incidents/incident/"))
+        row = page.locator("#result_list tbody tr", has_text=TITLE)
         row.locator("input.action-select").check()
-        self.page.locator('select[name="action"]').select_option(action)
-        self.page.get_by_role("button", name="Go").click()
-        # The actions report at info level, and warn about incidents they skipped.
-        expect(self.page.locator(".messagelist .info")).to_have_text(message)
-        expect(self.page.locator(".messagelist .warning")).to_have_count(0)
+        page.locator('select[name="action"]').select_option(action)
+        page.get_by_role("button", name="Go").click()
+        expect(page.locator(".messagelist .info")).to_have_text(message)
+        if skipped is None:
+            expect(page.locator(".messagelist .warning")).to_have_count(0)
+        else:
+            expect(page.locator(".messagelist .warning")).to_contain_text(skipped)
 
     # ---- the scenario -------------------------------------------------------------
 
     def test_editor_adds_fixes_and_publishes_an_incident(self):
         page = self.page
 
-        # Log in through the admin's own login page.
-        page.goto(self.url("/admin/login/?next=/admin/"))
-        page.get_by_label("Username").fill("editor")
-        page.get_by_label("Password").fill(PASSWORD)
-        self.screenshot("01-login")
-        page.get_by_role("button", name="Log in").click()
-        expect(page.locator("#user-tools")).to_contain_text("editor")
+        self.log_in(page, "editor", screenshot="01-login")
 
         # The incident itself.
         page.goto(self.url("/admin/incidents/incident/add/"))
@@ -264,9 +274,22 @@ class EditorPublishesIncidentTests(StaticLiveServerTestCase):
         self.assertEqual((status, draft["status"]), (200, "draft"))
         self.assertEqual(self.anonymous_api_get(SLUG), (404, None))
 
-        # Review, then publish, from the changelist as an editor would.
-        self.run_action("mark_reviewed", "1 incident(s) reviewed.")
-        self.screenshot("05-changelist-reviewed")
+        # Review takes a second person: the editor who wrote it is refused...
+        self.run_action("mark_reviewed", "0 incident(s) reviewed.", skipped="someone else must review it")
+        self.screenshot("04c-changelist-own-review-refused")
+        status, draft = self.api_get(self.context, SLUG)
+        self.assertEqual((status, draft["status"], draft["reviewed_at"]), (200, "draft", None))
+
+        # ...and the second editor, in a browser of their own, reviews it from the changelist.
+        reviewer_context = self.browser.new_context(viewport=VIEWPORT)
+        reviewer = reviewer_context.new_page()
+        reviewer.set_default_timeout(TIMEOUT_MS)
+        self.log_in(reviewer, "reviewer")
+        self.run_action("mark_reviewed", "1 incident(s) reviewed.", page=reviewer)
+        self.screenshot("05-changelist-reviewed", page=reviewer)
+        reviewer_context.close()
+
+        # The editor then publishes it, from the changelist as an editor would.
         self.run_action("publish", "1 incident(s) published.")
         row = page.locator("#result_list tbody tr", has_text=TITLE)
         expect(row.locator("td.field-status")).to_have_text("Published")

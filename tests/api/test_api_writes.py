@@ -188,7 +188,8 @@ class NestedWriteTests(WriteTestCase):
         self.assertFalse(Actor.objects.filter(slug="x").exists())
 
     def test_standalone_figure_write_checks_preference_and_refreshes_totals(self):
-        incident = make_incident(slug="target")
+        # A draft: a published incident's claims are changed through a revision.
+        incident = make_incident(slug="target", status="draft")
         source = Source.objects.get(slug="wire")
         add_figure(incident, source, is_preferred=True)
         self.as_editor()
@@ -213,10 +214,11 @@ class NestedWriteTests(WriteTestCase):
 
 class ConcurrencyTests(WriteTestCase):
     def test_stale_if_match_gets_412_and_changes_nothing(self):
-        make_incident(slug="shared", title="Original")
+        # A draft, which only editors see: a published incident is changed through a revision.
+        make_incident(slug="shared", title="Original", status="draft")
         url = reverse("incident-detail", kwargs={"slug": "shared"})
-        etag = self.client.get(url)["ETag"]
         self.as_editor()
+        etag = self.client.get(url)["ETag"]
         first = self.client.patch(
             url, {"title": "First edit"}, content_type="application/json", HTTP_IF_MATCH=etag
         )

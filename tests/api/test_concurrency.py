@@ -91,7 +91,7 @@ class ConcurrentWritesTests(LiveServerTestCase):
         print(f"\n{WRITERS} concurrent {what} with one If-Match: {dict(sorted(counts.items()))}")
 
     def test_one_of_eight_patches_wins_and_seven_get_412(self):
-        make_incident(slug="contested", title="Original")
+        make_incident(slug="contested", title="Original", status="draft")
         path = reverse("incident-detail", kwargs={"slug": "contested"})
         for round_ in range(ROUNDS):
             etag = self.etag(path)
@@ -108,7 +108,7 @@ class ConcurrentWritesTests(LiveServerTestCase):
             self.assertEqual(Incident.objects.get(slug="contested").title, winner["title"])
 
     def test_nested_claim_writes_one_wins(self):
-        incident = make_incident(slug="claims")
+        incident = make_incident(slug="claims", status="draft")
         claim = add_figure(incident, self.source)
         path = reverse("incident-detail", kwargs={"slug": "claims"})
         etag = self.etag(path)
@@ -133,6 +133,34 @@ class ConcurrentWritesTests(LiveServerTestCase):
         self.report("publish steps", counts)
         self.assertEqual(counts, Counter({200: 1, 412: WRITERS - 1}))
 
+    def test_eight_concurrent_revise_calls_make_one_revision(self):
+        make_incident(slug="revised", title="Original")
+        path = reverse("incident-revise", kwargs={"slug": "revised"})
+        answers = at_once([self.request("POST", path, {}) for _ in range(WRITERS)])
+        counts = self.statuses(answers)
+        self.report("revise calls", counts)
+        self.assertEqual(counts, Counter({201: 1, 200: WRITERS - 1}), answers)
+        self.assertEqual({json.loads(body)["slug"] for _, body in answers}, {"revised--revision"})
+        self.assertEqual(Incident.objects.filter(revision_of__slug="revised").count(), 1)
+
+    def test_a_revision_published_eight_times_at_once_is_applied_once(self):
+        incident = make_incident(slug="applied", title="Original")
+        add_figure(incident, self.source)
+        self.client.force_login(self.editor)
+        self.client.post(reverse("incident-revise", kwargs={"slug": "applied"}))
+        revision = Incident.objects.get(revision_of=incident)
+        Incident.objects.filter(pk=revision.pk).update(
+            title="Changed", status="reviewed", reviewed_by=self.maintainer
+        )
+        path = reverse("incident-publish", kwargs={"slug": revision.slug})
+        answers = at_once([self.request("POST", path, {}) for _ in range(WRITERS)])
+        counts = self.statuses(answers)
+        self.report("publishes of one revision", counts)
+        # The first applies it; the others find it gone (410, naming the incident).
+        self.assertEqual(counts, Counter({200: 1, 410: WRITERS - 1}), answers)
+        incident.refresh_from_db()
+        self.assertEqual((incident.title, incident.casualty_figures.count()), ("Changed", 1))
+
     def test_one_of_eight_deletes_wins(self):
         make_incident(slug="to-delete")
         path = reverse("incident-detail", kwargs={"slug": "to-delete"})
@@ -148,7 +176,7 @@ class ConcurrentWritesTests(LiveServerTestCase):
         self.assertEqual(counts[412] + counts[410], WRITERS - 1, answers)
 
     def test_claims_actors_places_and_sources_one_wins(self):
-        incident = make_incident()
+        incident = make_incident(status="draft")
         claim = add_figure(incident, self.source)
         make_actor(slug="contested-actor")
         make_location(slug="contested-place")

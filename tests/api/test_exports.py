@@ -253,8 +253,8 @@ class ExportContentTests(TestCase):
 
     def test_headers_name_the_format_and_a_dated_file(self):
         expected = {
-            "csv": ("text/csv; charset=utf-8", "incidents-20240309.csv"),
-            "claims-csv": ("text/csv; charset=utf-8", "incidents-20240309-claims.csv"),
+            "csv": ("text/csv; charset=utf-8; header=present", "incidents-20240309.csv"),
+            "claims-csv": ("text/csv; charset=utf-8; header=present", "incidents-20240309-claims.csv"),
             "geojson": ("application/geo+json", "incidents-20240309.geojson"),
             "ndjson": ("application/x-ndjson", "incidents-20240309.ndjson"),
         }
@@ -341,8 +341,8 @@ class ExportOverHttpTests(TestCase):
 
     def test_format_parameter_selects_each_export(self):
         expected = {
-            "csv": "text/csv; charset=utf-8",
-            "claims-csv": "text/csv; charset=utf-8",
+            "csv": "text/csv; charset=utf-8; header=present",
+            "claims-csv": "text/csv; charset=utf-8; header=present",
             "geojson": "application/geo+json",
             "ndjson": "application/x-ndjson",
         }
@@ -356,8 +356,8 @@ class ExportOverHttpTests(TestCase):
 
     def test_accept_header_selects_each_export(self):
         accepts = {
-            "text/csv": "slug,title,",
-            "application/vnd.incidents.claims+csv": "incident_slug,figure_id,",
+            "text/csv": '"slug","title",',
+            "application/vnd.incidents.claims+csv": '"incident_slug","figure_id",',
             "application/geo+json": '{"type":"FeatureCollection"',
             "application/x-ndjson": '{"slug":"clash"',
         }
@@ -529,11 +529,11 @@ class IncidentCSVSpellingTests(TestCase):
         self.assertEqual(rows["awkward-comma"]["admin2"], "Khorugh, city")
         self.assertEqual(rows["awkward-comma"]["admin1"], "")
         self.assertEqual(rows["awkward-comma"]["actors"], "side_a:a-comma|side_b:b-comma")
-        self.assertEqual(rows["awkward-comma"]["updated_at"], "2024-03-09T23:30:00Z")
+        self.assertEqual(rows["awkward-comma"]["updated_at"], "2024-03-09T23:30:00.000000Z")
         self.assertEqual(rows["awkward-quote"]["updated_at"], "2024-03-09T23:30:05.000120Z")
         self.assertEqual(rows["awkward-plain"]["latitude"], "")
-        # COPY quotes its end-of-data marker only in one-column output, so here it stands bare.
-        self.assertIn(",\\.,", text)
+        # Text is always quoted, COPY's end-of-data marker too.
+        self.assertIn(',"\\.",', text)
 
     @skipUnless(connection.vendor == "postgresql", "COPY is PostgreSQL's; the Python path is tested above")
     def test_copy_writes_the_same_bytes_as_python(self):
@@ -541,6 +541,6 @@ class IncidentCSVSpellingTests(TestCase):
         by_copy = b"".join(_copy_csv(queryset, INCIDENT_CSV))
         by_python = "".join(_incidents_csv_rows(queryset, chunk_size=3)).encode()
         self.assertEqual(
-            by_copy.count(b"\nawkward-") + by_copy.startswith(b"awkward-"), len(self.AWKWARD_TITLES)
+            by_copy.count(b'\n"awkward-') + by_copy.startswith(b'"awkward-'), len(self.AWKWARD_TITLES)
         )
         self.assertEqual(by_copy, by_python)

@@ -7,6 +7,7 @@ from django.test import TestCase
 from django.urls import reverse
 
 from incidents import workflow
+from incidents.models import Incident
 from tests.factories import make_incident
 
 
@@ -71,9 +72,11 @@ class PublicTombstoneTests(TestCase):
         public_survivor = make_incident(slug="public-survivor")
         workflow.merge(make_incident(slug="into-draft"), draft_survivor, self.maintainer)
         workflow.merge(make_incident(slug="into-public"), public_survivor, self.maintainer)
-        workflow.merge(
-            make_incident(slug="draft-into-public", status="draft"), public_survivor, self.maintainer
-        )
+        # A draft is merged into a draft (never into a published incident: that would skip
+        # review), which is published afterwards.
+        later_public = make_incident(slug="later-public", status="draft")
+        workflow.merge(make_incident(slug="draft-into-public", status="draft"), later_public, self.maintainer)
+        Incident.objects.filter(pk=later_public.pk).update(status="published")
 
         into_draft = self.client.get(detail("into-draft"))
         self.assertEqual(into_draft.status_code, 410)
@@ -83,7 +86,7 @@ class PublicTombstoneTests(TestCase):
         self.assertEqual(self.client.get(detail("draft-into-public")).status_code, 404)
 
         self.client.force_login(self.editor)
-        for slug, survivor in (("into-draft", "draft-survivor"), ("draft-into-public", "public-survivor")):
+        for slug, survivor in (("into-draft", "draft-survivor"), ("draft-into-public", "later-public")):
             with self.subTest(slug=slug):
                 response = self.client.get(detail(slug))
                 self.assertEqual(response.status_code, 410)

@@ -48,7 +48,7 @@ class ContentSecurityPolicyInBrowserTests(StaticLiveServerTestCase):
 
     def setUp(self):
         get_user_model().objects.create_superuser("boss", "boss@example.org", PASSWORD)
-        self.incident = make_incident(slug="csp-clash", location=make_location())
+        self.incident = make_incident(slug="csp-clash", location=make_location(), status="draft")
         add_figure(self.incident, make_source())
         playwright = sync_api.sync_playwright().start()
         self.addCleanup(playwright.stop)
