@@ -202,9 +202,12 @@ REPO = Path(__file__).resolve().parents[2]
 def _make(*args, **env):
     if shutil.which("make") is None:
         pytest.skip("no make")
-    environment = {key: value for key, value in os.environ.items() if key not in ("HOST", "PORT", "BIND")}
+    # Under `make test` a parent make's MAKEFLAGS and MAKELEVEL would add "Entering/Leaving
+    # directory" lines around the output; this runs as a make of its own.
+    left_out = ("HOST", "PORT", "BIND", "MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")
+    environment = {key: value for key, value in os.environ.items() if key not in left_out}
     result = subprocess.run(
-        ["make", "-n", *args],
+        ["make", "--no-print-directory", "-n", *args],
         cwd=REPO,
         env={**environment, **env},
         capture_output=True,
