@@ -133,11 +133,7 @@ class IncidentsFollowMixin:
 
     def get_actions(self, request):
         # Deleting records of a published incident is refused with a message, not a 500.
-        actions = super().get_actions(request)
-        if "delete_selected" in actions:
-            _, name, description = actions["delete_selected"]
-            actions["delete_selected"] = (delete_selected_through_workflow, name, description)
-        return actions
+        return deleting_through_workflow(super().get_actions(request))
 
     def has_change_permission(self, request, obj=None):
         return not (obj is not None and _is_published(obj.incident)) and super().has_change_permission(
@@ -537,6 +533,14 @@ STEP_ELIGIBLE = {
 RETRACT_TEMPLATE = "admin/incidents/incident/retract.html"
 
 
+def deleting_through_workflow(actions):
+    """The changelist's actions with delete_selected replaced by delete_selected_through_workflow."""
+    if "delete_selected" in actions:
+        _, name, description = actions["delete_selected"]
+        actions["delete_selected"] = (delete_selected_through_workflow, name, description)
+    return actions
+
+
 @admin.action(permissions=["delete"], description=delete_selected.short_description)
 def delete_selected_through_workflow(modeladmin, request, queryset):
     """Django's delete_selected (its confirmation page and report), deleting through the workflow.
@@ -691,11 +695,7 @@ class IncidentAdmin(SimpleHistoryAdmin):
     # ---- deleting: through the workflow ----------------------------------------------------
 
     def get_actions(self, request):
-        actions = super().get_actions(request)
-        if "delete_selected" in actions:
-            _, name, description = actions["delete_selected"]
-            actions["delete_selected"] = (delete_selected_through_workflow, name, description)
-        return actions
+        return deleting_through_workflow(super().get_actions(request))
 
     def get_deleted_objects(self, objs, request):
         deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)

@@ -2,19 +2,12 @@
 not review, a change to a reviewed incident sends it back to draft, and a published incident is
 read-only, changed through "Propose a change" (a revision) that is reviewed and published."""
 
-from django.contrib.auth.models import Group, User
 from django.test import TestCase
 from django.urls import reverse
 
 from incidents.models import CasualtyFigure, Incident
-from tests.admin.test_admin_workflow import change_url, incident_form_data, messages_of, step_url
+from tests.admin.test_admin_workflow import change_url, incident_form_data, messages_of, staff, step_url
 from tests.factories import add_figure, make_incident, make_source
-
-
-def staff(name, group):
-    user = User.objects.create_user(name, password="x", is_staff=True)
-    user.groups.add(Group.objects.get(name=group))
-    return user
 
 
 class AdminReviewRulesTests(TestCase):

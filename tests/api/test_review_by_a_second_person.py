@@ -8,15 +8,10 @@ from django.test import TestCase
 from django.urls import reverse
 
 from incidents.models import CasualtyFigure, Incident, IncidentActor, IncidentTombstone
+from tests.api.test_nested_writes import user_in
 from tests.factories import add_actor, add_figure, make_actor, make_incident, make_source
 
 TEXT = "The ministry said at least 12 soldiers were killed. Dozens died, witnesses said. 15 died."
-
-
-def user_in(group, name):
-    user = User.objects.create_user(name)
-    user.groups.add(Group.objects.get(name=group))
-    return user
 
 
 class ReviewTestCase(TestCase):
